@@ -14,17 +14,27 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Fill, Instrument, Liquidity, OrderSide, OrderState, OrderType, Side, \
-    TimeInForce
+from bot.domain import (
+    Fill,
+    Instrument,
+    Liquidity,
+    OrderSide,
+    OrderState,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from bot.venues.paper.engine import PaperExchange
 from bot.venues.paper.ledger import PaperAccount, PaperPosition
 from bot.venues.paper.orders import PaperOrder
 
 FORMAT = 1
 
-_ENUMS: dict[str, Callable[[str], Any]] = {
-    "side": OrderSide, "position_side": Side, "type": OrderType, "state": OrderState,
-    "time_in_force": TimeInForce, "liquidity": Liquidity,
+# field type name -> how to rebuild it from its string form
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "Side": Side, "OrderSide": OrderSide, "OrderType": OrderType, "OrderState": OrderState,
+    "TimeInForce": TimeInForce, "Liquidity": Liquidity, "Decimal": Decimal,
+    "datetime": datetime.fromisoformat,
 }
 
 
@@ -46,17 +56,9 @@ def _typed(cls: type, data: dict[str, Any]) -> Any:
     for f in fields(cls):
         if f.name not in data:
             continue
-        value, hint = data[f.name], str(f.type)
-        if value is None:
-            kwargs[f.name] = None
-        elif f.name in _ENUMS:
-            kwargs[f.name] = _ENUMS[f.name](value)
-        elif "Decimal" in hint:
-            kwargs[f.name] = Decimal(value)
-        elif "datetime" in hint:
-            kwargs[f.name] = datetime.fromisoformat(value)
-        else:
-            kwargs[f.name] = value
+        value = data[f.name]
+        parse = _PARSERS.get(str(f.type).removesuffix(" | None"))
+        kwargs[f.name] = parse(value) if parse is not None and value is not None else value
     return cls(**kwargs)
 
 

@@ -12,8 +12,17 @@ import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
 
-from bot.domain import Balance, Fill, Instrument, MarginChange, Order, OrderBook, OrderRequest, \
-    Position, Side
+from bot.domain import (
+    Balance,
+    Fill,
+    Instrument,
+    MarginChange,
+    Order,
+    OrderBook,
+    OrderRequest,
+    Position,
+    Side,
+)
 from bot.venues.base import RequestTimeout
 from bot.venues.paper.engine import VENUE, PaperExchange
 from bot.venues.paper.store import PaperStore
