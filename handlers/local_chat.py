@@ -1,0 +1,614 @@
+"""An in-process Telegram Bot API for one private chat.
+
+The production handlers run unchanged: PTB talks to `LocalChat` through `LocalChatRequest`
+(a `BaseRequest` transport) instead of HTTPS, so the console chat and end-to-end tests exercise
+the real Application, handlers, keyboards and error mapping without any network access.
+
+Wiring (see `local_application_builder`):
+    chat = LocalChat(user_id=1001)
+    app = local_application_builder(chat).build()   # + add handlers
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import html
+import inspect
+import itertools
+import json
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder
+from telegram.request import BaseRequest, RequestData
+
+JSON = dict[str, Any]
+_LOGGER = logging.getLogger(__name__)
+SHOWN_KINDS = ("sent", "edited", "photo")  # what `ask` returns: messages the user sees
+_HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
+              "a", "code", "pre", "blockquote", "tg-emoji"}
+
+
+@dataclass
+class ChatEvent:
+    """One line of the transcript. kind: said|pressed (user), sent|edited|photo|deleted|answer."""
+
+    kind: str
+    text: str
+    buttons: list[str] = field(default_factory=list)
+    message_id: int | None = None
+    chat_id: int | None = None
+
+
+class ApiError(Exception):
+    """Raised inside a method implementation; becomes a Bot API error answer."""
+
+    def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+    def payload(self) -> JSON:
+        body: JSON = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body
+
+
+def _buttons(message: JSON | None) -> list[JSON]:
+    """Inline buttons in reading order (row by row) - this order defines the 1..n numbering."""
+    rows = ((message or {}).get("reply_markup") or {}).get("inline_keyboard") or []
+    return [button for row in rows for button in row]
+
+
+def _render(text: Any, parse_mode: str | None) -> str:
+    """Return what the user would see, rejecting markup that Telegram itself would reject,
+    so a bad parse_mode string fails here instead of in production."""
+    text = "" if text is None else str(text)
+    mode = (parse_mode or "").lower()
+    bad = "Bad Request: can't parse entities: "
+    if mode == "html":
+        for match in re.finditer(r"<(/?)([^\s>/]*)", text):
+            if match.group(2).lower() not in _HTML_TAGS:
+                raise ApiError(400, f'{bad}Unsupported start tag "{match.group(2)}"')
+        return html.unescape(re.sub(r"<[^>]*>", "", text))
+    if mode == "markdownv2":
+        plain = re.sub(r"```.*?```|`[^`]*`", "", text, flags=re.S)  # code: other rules apply
+        plain = re.sub(r"\\.", "", re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", plain))
+        plain = re.sub(r"(^|\n)>", r"\1", plain.replace("||", ""))
+        for char in "[]()>#+-={}.!|":
+            if char in plain:
+                raise ApiError(400, f"{bad}Character '{char}' is reserved and must be escaped "
+                               "with the preceding '\\'")
+        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+        return re.sub(r"\\(.)", r"\1", re.sub(r"(?<!\\)(\|\||[*_~`])", "", text))
+    if mode == "markdown":
+        return re.sub(r"[*_`]", "", re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text))
+    return text
+
+
+class LocalChat:
+    """State and Bot API semantics of one private chat between a user and the bot."""
+
+    def __init__(self, user_id: int = 1001, first_name: str = "Tester",
+                 username: str | None = "tester", *, bot_id: int = 7000001,
+                 bot_username: str = "local_bot", bot_name: str = "Local Bot") -> None:
+        self.bot_user: JSON = {"id": bot_id, "is_bot": True, "first_name": bot_name,
+                               "username": bot_username, "can_join_groups": False,
+                               "can_read_all_group_messages": False,
+                               "supports_inline_queries": False}
+        self.user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
+        if username:
+            self.user["username"] = username
+        self.users: dict[int, JSON] = {user_id: self.user}  # chats the bot may write to
+        self.messages: dict[int, JSON] = {}
+        self.transcript: list[ChatEvent] = []
+        self.calls: list[tuple[str, JSON]] = []  # every API call with decoded parameters
+        self.commands: list[JSON] = []
+        self.listeners: list[Callable[[ChatEvent], None]] = []
+        self.inbox: asyncio.Queue[JSON] = asyncio.Queue()
+        self._delivered: list[JSON] = []  # handed out by getUpdates, not yet confirmed by offset
+        self._arrived = asyncio.Event()
+        self._unfinished: set[int] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)  # shared by both sides, as in a private chat
+        self._query_ids = itertools.count(1)
+        self._open_queries: set[str] = set()
+        self._keyboard_order: list[int] = []  # message ids, most recently sent/edited last
+        self._failures: dict[str, list[ApiError]] = {}
+
+    # ----- the user's side -------------------------------------------------------------
+    async def say(self, text: str, user_id: int | None = None) -> int:
+        """Enqueue a text message from the user (or another user); returns its update_id."""
+        user = self._user(user_id)
+        message: JSON = {"message_id": next(self._message_ids), "date": int(time.time()),
+                         "chat": self._chat(user["id"]), "from": user, "text": text}
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]  # entity lengths count UTF-16 code units
+            length = len(command.encode("utf-16-le")) // 2
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        self.messages[message["message_id"]] = message
+        self._record(ChatEvent("said", text, [], message["message_id"], user["id"]))
+        return self._enqueue({"message": message})
+
+    async def press(self, label_or_number: int | str, message_id: int | None = None,
+                    user_id: int | None = None) -> int:
+        """Press a button of the latest keyboard (or of `message_id`) by 1-based number or
+        exact label; returns the update_id of the callback query."""
+        message = (self.messages.get(message_id) if message_id is not None
+                   else self._latest_keyboard_message())
+        buttons = _buttons(message)
+        if message is None or not buttons:
+            where = f"message {message_id}" if message_id is not None else "the chat"
+            raise LookupError(f"no inline keyboard in {where} to press {label_or_number!r}")
+        labels = [button["text"] for button in buttons]
+        if isinstance(label_or_number, str) and label_or_number in labels:
+            button = buttons[labels.index(label_or_number)]
+        elif str(label_or_number).isdecimal() and 1 <= int(label_or_number) <= len(buttons):
+            button = buttons[int(label_or_number) - 1]
+        else:
+            raise LookupError(f"no button {label_or_number!r}; choices are "
+                              + ", ".join(f"[{i}] {label}" for i, label in enumerate(labels, 1)))
+        if "callback_data" not in button:
+            raise LookupError(f"button {button['text']!r} is not a callback button: {button}")
+        user = self._user(user_id)
+        query_id = str(next(self._query_ids))
+        self._open_queries.add(query_id)
+        self._record(ChatEvent("pressed", button["text"], [], message["message_id"], user["id"]))
+        return self._enqueue({"callback_query": {
+            "id": query_id, "from": user, "chat_instance": str(message["chat"]["id"]),
+            "data": button["callback_data"], "message": copy.deepcopy(message)}})
+
+    @property
+    def choices(self) -> list[str]:
+        """Labels of the latest keyboard; choices[0] is button number 1."""
+        return [button["text"] for button in _buttons(self._latest_keyboard_message())]
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every enqueued update was fetched and fully processed by the app."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"LocalChat.settle: updates {sorted(self._unfinished)} not processed within "
+                f"{timeout}s (is the app polling and built with LocalChatApplication?)") from None
+
+    async def ask(self, text: str, user_id: int | None = None, timeout: float = 5.0) -> list[str]:
+        """Say `text`, settle, and return the texts the bot sent or edited in response."""
+        mark = len(self.transcript)
+        await self.say(text, user_id)
+        return await self._responses_since(mark, timeout)
+
+    async def choose(self, label_or_number: int | str, message_id: int | None = None,
+                     user_id: int | None = None, timeout: float = 5.0) -> list[str]:
+        """Like `ask`, but presses a button."""
+        mark = len(self.transcript)
+        await self.press(label_or_number, message_id, user_id)
+        return await self._responses_since(mark, timeout)
+
+    def update_done(self, update_id: int) -> None:
+        """Called by LocalChatApplication once the app finished processing an update."""
+        self._unfinished.discard(update_id)
+        if not self._unfinished:
+            self._idle.set()
+
+    def fail_next(self, method: str, status: int = 429, description: str | None = None,
+                  retry_after: int | None = None, times: int = 1) -> None:
+        """Make the next `times` calls of `method` fail, e.g. a 429 flood-control answer."""
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        if description is None:
+            description = (f"Too Many Requests: retry after {retry_after}" if status == 429
+                           else "Bad Request: injected failure")
+        params = {"retry_after": retry_after} if retry_after is not None else None
+        self._failures.setdefault(method.lower(), []).extend(
+            ApiError(status, description, params) for _ in range(times))
+
+    def interrupt_polls(self) -> None:
+        """Make pending long polls return now (a server shutting down must not wait them out)."""
+        self._arrived.set()
+
+    # ----- the Bot API side -------------------------------------------------------------
+    async def call(self, method: str, params: JSON) -> tuple[int, JSON]:
+        """Answer one Bot API call: returns (HTTP status, response JSON)."""
+        self.calls.append((method, params))
+        name = method.lower()  # Telegram method names are case-insensitive
+        try:
+            if self._failures.get(name):
+                raise self._failures[name].pop(0)
+            impl = getattr(self, f"_api_{name}", None)
+            if impl is None:
+                raise ApiError(400, f"Bad Request: method {method} not supported by the local chat")
+            result = impl(params)
+            if inspect.isawaitable(result):
+                result = await result
+        except ApiError as exc:
+            return exc.code, exc.payload()
+        return 200, {"ok": True, "result": json.loads(json.dumps(result))}  # detach from state
+
+    def _api_getme(self, p: JSON) -> JSON:
+        return self.bot_user
+
+    def _api_setmycommands(self, p: JSON) -> bool:
+        self.commands = list(p.get("commands") or [])
+        return True
+
+    def _api_deletemycommands(self, p: JSON) -> bool:
+        self.commands = []
+        return True
+
+    def _api_getmycommands(self, p: JSON) -> list[JSON]:
+        return self.commands
+
+    def _api_deletewebhook(self, p: JSON) -> bool:
+        if p.get("drop_pending_updates"):
+            self._drain()
+            for update in self._delivered:
+                self.update_done(update["update_id"])
+            self._delivered = []
+        return True
+
+    def _api_sendchataction(self, p: JSON) -> bool:
+        self._chat_for(p)
+        return True
+
+    def _api_close(self, p: JSON) -> bool:
+        return True
+
+    _api_logout = _api_close
+
+    async def _api_getupdates(self, p: JSON) -> list[JSON]:
+        offset, limit = int(p.get("offset") or 0), int(p.get("limit") or 100)
+        self._delivered = [u for u in self._delivered if u["update_id"] >= offset]
+        self._drain()
+        if not self._delivered and float(p.get("timeout") or 0) > 0:
+            self._arrived.clear()  # long poll: wait for say/press (or interrupt_polls)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), float(p["timeout"]))
+            self._drain()
+        return self._delivered[:limit]
+
+    def _api_sendmessage(self, p: JSON) -> JSON:
+        text = _render(p.get("text"), p.get("parse_mode"))
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(text) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        return self._new_message(p, "sent", {"text": text})
+
+    def _api_sendphoto(self, p: JSON) -> JSON:
+        caption = _render(p.get("caption"), p.get("parse_mode"))
+        if len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        photo = [{"file_id": f"photo{len(self.messages)}", "file_unique_id": "u", "width": 1,
+                  "height": 1, "file_size": 1}]
+        return self._new_message(p, "photo", {"photo": photo, "caption": caption} if caption
+                                 else {"photo": photo})
+
+    def _api_editmessagetext(self, p: JSON) -> JSON:
+        message = self._message_to_edit(p)
+        if "photo" in message:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        text = _render(p.get("text"), p.get("parse_mode"))
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        # Telegram drops the inline keyboard when an edit does not pass reply_markup again.
+        return self._apply_edit(message, text, self._markup(p.get("reply_markup")))
+
+    def _api_editmessagecaption(self, p: JSON) -> JSON:
+        message = self._message_to_edit(p)
+        if "photo" not in message:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption = _render(p.get("caption"), p.get("parse_mode"))
+        return self._apply_edit(message, caption, self._markup(p.get("reply_markup")))
+
+    def _api_editmessagereplymarkup(self, p: JSON) -> JSON:
+        message = self._message_to_edit(p)
+        return self._apply_edit(message, message.get("text", message.get("caption", "")),
+                                self._markup(p.get("reply_markup")))
+
+    def _api_deletemessage(self, p: JSON) -> bool:
+        message = self.messages.pop(int(p.get("message_id") or 0), None)
+        if message is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        self._record(ChatEvent("deleted", message.get("text", ""), [], message["message_id"],
+                               message["chat"]["id"]))
+        return True
+
+    def _api_answercallbackquery(self, p: JSON) -> bool:
+        query_id = str(p.get("callback_query_id"))
+        if query_id not in self._open_queries:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired "
+                                "or query ID is invalid")
+        self._open_queries.discard(query_id)
+        if p.get("text"):
+            self._record(ChatEvent("answer", str(p["text"])))
+        return True
+
+    # ----- helpers ----------------------------------------------------------------------
+    def _user(self, user_id: int | None) -> JSON:
+        if user_id is None:
+            return self.user
+        return self.users.setdefault(user_id, {"id": user_id, "is_bot": False,
+                                               "first_name": f"User{user_id}"})
+
+    def _chat(self, user_id: int) -> JSON:
+        user = self.users[user_id]
+        chat = {"id": user_id, "type": "private", "first_name": user["first_name"]}
+        return chat | ({"username": user["username"]} if "username" in user else {})
+
+    def _chat_for(self, p: JSON) -> JSON:
+        try:
+            return self._chat(int(p.get("chat_id")))  # type: ignore[arg-type]
+        except (TypeError, ValueError, KeyError):
+            raise ApiError(400, "Bad Request: chat not found") from None
+
+    def _enqueue(self, payload: JSON) -> int:
+        update_id = next(self._update_ids)
+        self._unfinished.add(update_id)
+        self._idle.clear()
+        self.inbox.put_nowait({"update_id": update_id, **payload})
+        self._arrived.set()
+        return update_id
+
+    def _drain(self) -> None:
+        while not self.inbox.empty():
+            self._delivered.append(self.inbox.get_nowait())
+
+    def _markup(self, raw: Any) -> JSON | None:
+        markup = json.loads(raw) if isinstance(raw, str) else raw
+        if not isinstance(markup, dict) or "inline_keyboard" not in markup:
+            return None  # reply keyboards are not part of the message in Telegram either
+        for button in (b for row in markup["inline_keyboard"] for b in row):
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return json.loads(json.dumps(markup))
+
+    def _new_message(self, p: JSON, kind: str, content: JSON) -> JSON:
+        message: JSON = {"message_id": next(self._message_ids), "from": self.bot_user,
+                         "chat": self._chat_for(p), "date": int(time.time()), **content}
+        if markup := self._markup(p.get("reply_markup")):
+            message["reply_markup"] = markup
+        self.messages[message["message_id"]] = message
+        self._record_message(kind, message)
+        return message
+
+    def _message_to_edit(self, p: JSON) -> JSON:
+        if p.get("inline_message_id"):
+            raise ApiError(400, "Bad Request: inline messages are not supported by the local chat")
+        message = self.messages.get(int(p.get("message_id") or 0))
+        if message is None or message["chat"]["id"] != self._chat_for(p)["id"]:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        if message["from"]["id"] != self.bot_user["id"]:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return message
+
+    def _apply_edit(self, message: JSON, text: str, markup: JSON | None) -> JSON:
+        key = "caption" if "photo" in message else "text"
+        if message.get(key, "") == text and message.get("reply_markup") == markup:
+            raise ApiError(400, "Bad Request: message is not modified: specified new message "
+                           "content and reply markup are exactly the same as a current content "
+                           "and reply markup of the message")
+        message[key] = text
+        message.pop("reply_markup", None)
+        if markup:
+            message["reply_markup"] = markup
+        message["edit_date"] = int(time.time())
+        self._record_message("edited", message)
+        return message
+
+    def _latest_keyboard_message(self) -> JSON | None:
+        for message_id in reversed(self._keyboard_order):
+            if _buttons(self.messages.get(message_id)):
+                return self.messages[message_id]
+        return None
+
+    def _record_message(self, kind: str, message: JSON) -> None:
+        if _buttons(message):
+            with contextlib.suppress(ValueError):
+                self._keyboard_order.remove(message["message_id"])
+            self._keyboard_order.append(message["message_id"])
+        text = message.get("text", message.get("caption", ""))
+        self._record(ChatEvent(kind, text, [b["text"] for b in _buttons(message)],
+                               message["message_id"], message["chat"]["id"]))
+
+    def _record(self, event: ChatEvent) -> None:
+        self.transcript.append(event)
+        for listener in list(self.listeners):
+            try:  # a broken console must not turn into a failed Bot API call for the handler
+                listener(event)
+            except Exception:
+                _LOGGER.exception("LocalChat listener failed on %s", event)
+
+    async def _responses_since(self, mark: int, timeout: float) -> list[str]:
+        await self.settle(timeout)
+        return [e.text for e in self.transcript[mark:] if e.kind in SHOWN_KINDS]
+
+
+class LocalChatRequest(BaseRequest):
+    """PTB transport that answers every Bot API call from a LocalChat, never the network."""
+
+    def __init__(self, chat: LocalChat, read_timeout: float | None = 5.0) -> None:
+        self.chat = chat
+        self._read_timeout = read_timeout
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._read_timeout
+
+    async def initialize(self) -> None:  # nothing to open: no sockets
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         write_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+        if method != "POST":  # file downloads (`retrieve`) have no local equivalent
+            return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
+        params: JSON = dict(request_data.parameters) if request_data else {}
+        if request_data is not None and request_data.contains_files:
+            for name, part in request_data.multipart_data.items():  # uploads: note the name only
+                params.setdefault(name, {"upload": part[0] if isinstance(part, tuple) else name})
+        status, payload = await self.chat.call(url.rstrip("/").rsplit("/", 1)[-1], params)
+        return status, json.dumps(payload).encode()
+
+
+class LocalChatApplication(Application):  # type: ignore[type-arg]
+    """Application that tells its LocalChat when an update is fully processed (for settle)."""
+
+    def __init__(self, *, chat: LocalChat, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.local_chat = chat
+
+    async def process_update(self, update: object) -> None:
+        try:
+            await super().process_update(update)  # block=True handlers finish in here
+        finally:
+            if isinstance(update, Update):
+                self.local_chat.update_done(update.update_id)
+
+
+def local_application_builder(chat: LocalChat) -> ApplicationBuilder:  # type: ignore[type-arg]
+    """An ApplicationBuilder wired to `chat`; add handlers/settings and call .build()."""
+    return (ApplicationBuilder().token("local")
+            .request(LocalChatRequest(chat)).get_updates_request(LocalChatRequest(chat))
+            .application_class(LocalChatApplication, {"chat": chat}))
+
+
+class ConsoleChat:
+    """Pumps input lines into a LocalChat and prints what the bot shows to the user."""
+
+    def __init__(self, chat: LocalChat, stdin: TextIO | None = None,
+                 stdout: TextIO | None = None, settle_timeout: float = 60.0) -> None:
+        self.chat, self.settle_timeout = chat, settle_timeout
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.done = asyncio.Event()
+        self._tty = bool(getattr(self.stdin, "isatty", lambda: False)())
+        self._fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            self._fd = self.stdin.fileno()  # StringIO raises io.UnsupportedOperation (OSError)
+        self._pending = b""
+
+    async def run(self) -> None:
+        """Read and handle lines until EOF, each one only after the previous one settled."""
+        self.chat.listeners.append(self.show)
+        try:
+            while True:
+                if self._tty:
+                    self._write("> ")
+                line = await self._read_line()
+                if line is None:
+                    break
+                await self.handle_line(line)
+        finally:
+            self.chat.listeners.remove(self.show)
+            self.done.set()
+
+    async def handle_line(self, line: str) -> None:
+        text = line.strip()
+        if not text:
+            return
+        if text.isdecimal() and 1 <= int(text) <= len(self.chat.choices):
+            await self.chat.press(int(text))
+        else:
+            await self.chat.say(text)
+        try:
+            await self.chat.settle(self.settle_timeout)
+        except TimeoutError as exc:
+            self._write(f"(still busy) {exc}\n")
+
+    def show(self, event: ChatEvent) -> None:
+        prefix = {"edited": "(edited) ", "photo": "[photo] ", "deleted": "(deleted) ",
+                  "answer": "(notice) "}.get(event.kind)
+        if prefix is None and event.kind != "sent":
+            return  # the user's own input is already on screen
+        if event.chat_id not in (None, self.chat.user["id"]):
+            prefix = f"(to chat {event.chat_id}) {prefix or ''}"
+        block = (prefix or "") + event.text + "\n"
+        if event.buttons:
+            block += "  " + "   ".join(f"[{i}] {b}" for i, b in enumerate(event.buttons, 1)) + "\n"
+        self._write(block + "\n")
+
+    def _write(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    async def _read_line(self) -> str | None:
+        # A daemon thread rather than asyncio.to_thread: on Ctrl-C, asyncio.run would join the
+        # default executor and hang in readline until Enter is pressed.
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str | None] = loop.create_future()
+
+        def deliver(result: str | None, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        def worker() -> None:
+            try:
+                result, error = self._blocking_read_line(), None
+            except Exception as exc:
+                result, error = None, exc
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(deliver, result, error)
+
+        threading.Thread(target=worker, name="console-stdin", daemon=True).start()
+        return await future
+
+    def _blocking_read_line(self) -> str | None:
+        if self._fd is None:
+            return self.stdin.readline() or None
+        # os.read on the descriptor: a daemon thread blocked inside sys.stdin.readline holds
+        # the buffer lock and can abort the interpreter at exit.
+        while b"\n" not in self._pending:
+            chunk = os.read(self._fd, 4096)
+            if not chunk:
+                line, self._pending = self._pending, b""
+                return line.decode(errors="replace") or None
+            self._pending += chunk
+        line, self._pending = self._pending.split(b"\n", 1)
+        return line.decode(errors="replace")
+
+
+async def run_console(app: Application, chat: LocalChat,  # type: ignore[type-arg]
+                      stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+    """Run `app` against `chat` with a console until EOF (or cancellation), then stop it."""
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=1)  # type: ignore[union-attr]
+        try:
+            await ConsoleChat(chat, stdin, stdout).run()
+        finally:
+            await app.updater.stop()  # type: ignore[union-attr]
+            await app.stop()
+
+
+def serve_console(app: Application, chat: LocalChat) -> int:  # type: ignore[type-arg]
+    """Blocking entry point for `python bot.py --console`: exit status 0 at EOF and on Ctrl-C
+    (asyncio.run cancels the main task, run_console stops the app, and we swallow the
+    KeyboardInterrupt that asyncio.run re-raises afterwards instead of printing a traceback)."""
+    try:
+        asyncio.run(run_console(app, chat))
+    except KeyboardInterrupt:
+        sys.stdout.write("\n")
+    return 0
