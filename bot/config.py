@@ -9,11 +9,10 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from dotenv import dotenv_values
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,28 +26,22 @@ from pydantic import (
 )
 
 from bot.config_errors import (
-    SECRET_KEYS,
     ConfigError,
+    blank_is_none,
+    choice,
     field_problem,
     from_validation_error,
-    join_path,
+    http_url,
+    id_list,
+    parse_yaml,
     problem,
+    read_dotenv,
+    reject_bool,
+    secret_text,
+    secrets_in,
     shown,
+    substitute,
 )
-
-__all__ = [
-    "CONSOLE_USER_ID",
-    "AccountConfig",
-    "AccountRules",
-    "AlertMode",
-    "Config",
-    "ConfigError",
-    "RuleMode",
-    "WatcherMode",
-    "demo_config",
-    "load_config",
-    "parse_config",
-]
 
 # The user id the console chat (no token) speaks as.
 CONSOLE_USER_ID = 1
@@ -85,69 +78,31 @@ class AlertMode(StrEnum):
     OFF = "off"
 
 
-def _rule_mode(value: Any) -> RuleMode:
-    # YAML 1.1 turns on/off/yes/no into booleans, so both spellings must mean the same.
-    if isinstance(value, bool):
-        return RuleMode.ON if value else RuleMode.OFF
-    text = value.strip().lower() if isinstance(value, str) else None
-    if text in ("on", "true", "yes"):
-        return RuleMode.ON
-    if text in ("off", "false", "no"):
-        return RuleMode.OFF
-    if text == "observe":
-        return RuleMode.OBSERVE
-    raise problem(f"expected true, false or observe, got {shown(value)}")
+def _switch(
+    words: dict[str, str], true: str | None, false: str | None, expected: str
+) -> BeforeValidator:
+    # YAML 1.1 reads on/off/yes/no as booleans, so a boolean stands for the word it was.
+    return BeforeValidator(partial(choice, words=words, true=true, false=false, expected=expected))
 
 
-def _watcher_mode(value: Any) -> WatcherMode:
-    if value is False:  # `watcher: off` reaches us as a YAML boolean
-        return WatcherMode.OFF
-    if isinstance(value, str) and value.strip().lower() in set(WatcherMode):
-        return WatcherMode(value.strip().lower())
-    if value is True:  # `on`/`yes` could mean ask or auto: make the user say which
-        raise problem("expected off, ask or auto, got true (YAML reads on/yes/true as true)")
-    raise problem(f"expected off, ask or auto, got {shown(value)}")
-
-
-def _alert_mode(value: Any) -> AlertMode:
-    if isinstance(value, bool):
-        return AlertMode.ON if value else AlertMode.OFF
-    if isinstance(value, str) and value.strip().lower() in set(AlertMode):
-        return AlertMode(value.strip().lower())
-    raise problem(f"expected on, silent or off, got {shown(value)}")
-
-
-def _no_bool(value: Any) -> Any:
-    # pydantic would read `yes` (True) as the integer 1.
-    if isinstance(value, bool):
-        raise problem(f"expected an integer, got {shown(value)}")
-    return value
-
-
-def _id_list(value: Any) -> list[int]:
-    if value is None:
-        return []
-    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(items, list):
-        raise problem(f"expected a list of integers, got {shown(value)}")
-    ids = []
-    for item in items:
-        text = item.strip() if isinstance(item, str) else None
-        if isinstance(item, int) and not isinstance(item, bool):
-            ids.append(item)
-        elif text and re.fullmatch(r"-?\d+", text):  # from `${ADMIN_ID}`
-            ids.append(int(text))
-        else:
-            raise problem(f"expected a list of integers, got {shown(item)}")
-    return ids
-
-
-Int = Annotated[int, BeforeValidator(_no_bool)]
-Seconds = Annotated[int, BeforeValidator(_no_bool), Field(ge=1)]
+_ON_OFF = {"on": "on", "true": "on", "yes": "on", "off": "off", "false": "off", "no": "off"}
+Mode = Annotated[
+    RuleMode, _switch({**_ON_OFF, "observe": "observe"}, "on", "off", "true, false or observe")
+]
+# `watcher: on` could mean ask or auto: that boolean is refused rather than guessed.
+Watcher = Annotated[
+    WatcherMode, _switch({w: w for w in WatcherMode}, None, "off", "off, ask or auto")
+]
+Alert = Annotated[
+    AlertMode, _switch({**_ON_OFF, "silent": "silent"}, "on", "off", "on, silent or off")
+]
+NoBoolInt = Annotated[int, BeforeValidator(reject_bool)]
+Seconds = Annotated[NoBoolInt, Field(ge=1)]
 Money = Annotated[Decimal, Field(gt=0)]
 Pct = Annotated[Decimal, Field(gt=0, lt=100)]
-Ids = Annotated[list[int], BeforeValidator(_id_list)]
-Mode = Annotated[RuleMode, BeforeValidator(_rule_mode)]
+Ids = Annotated[list[int], BeforeValidator(id_list)]
+Secret = Annotated[SecretStr | None, BeforeValidator(secret_text)]
+Url = Annotated[str | None, BeforeValidator(blank_is_none), AfterValidator(http_url)]
 
 
 class _Section(BaseModel):
@@ -169,7 +124,9 @@ def _ladder(tiers: list[TakeProfitTier]) -> list[TakeProfitTier]:
     for i in range(1, len(tiers)):
         if tiers[i].profit_pct <= tiers[i - 1].profit_pct:
             previous = tiers[i - 1].profit_pct
-            raise field_problem(f"[{i}].profit_pct", f"must be above the previous tier's {previous}")
+            raise field_problem(
+                f"[{i}].profit_pct", f"must be above the previous tier's {previous}"
+            )
     return tiers
 
 
@@ -224,7 +181,8 @@ class MaintenanceSettings(_Section):
     keep_share_pct: Pct = Decimal(8)
     super_ladder: Annotated[list[SuperTier], Field(min_length=1)] = Field(
         default_factory=lambda: [
-            SuperTier(amount=Decimal(a), target=Decimal(t)) for a, t in ((100, 10), (100, 10), (200, 20))
+            SuperTier(amount=Decimal(a), target=Decimal(t))
+            for a, t in ((100, 10), (100, 10), (200, 20))
         ]
     )
     watcher: WatcherSettings = Field(default_factory=WatcherSettings)
@@ -237,13 +195,14 @@ class CorrectionTarget(_Section):
 
 class CorrectionSettings(_Section):
     interval_seconds: Seconds = 300
-    leverage: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=125)] = 10
+    leverage: Annotated[NoBoolInt, Field(ge=1, le=125)] = 10
     tolerance_pct: Annotated[Decimal, Field(ge=0)] = Decimal(5)
     margin_step: Money = Decimal(5)
     # Indexed by maintenance count; counts past the end use the last entry.
     targets: Annotated[list[CorrectionTarget], Field(min_length=1)] = Field(
         default_factory=lambda: [
-            CorrectionTarget(notional=Decimal(n), margin=Decimal(m)) for n, m in ((100, 10), (100, 10), (200, 20))
+            CorrectionTarget(notional=Decimal(n), margin=Decimal(m))
+            for n, m in ((100, 10), (100, 10), (200, 20))
         ]
     )
 
@@ -255,9 +214,9 @@ class CloseSettings(_Section):
     slippage_pct: Pct = Decimal("0.5")
     limit_offset_pct: Pct = Decimal("0.5")
     gtt_seconds: Seconds = 3600
-    batches: Annotated[int, BeforeValidator(_no_bool), Field(ge=1)] = 5
+    batches: Annotated[NoBoolInt, Field(ge=1)] = 5
     batch_interval_seconds: Annotated[Decimal, Field(ge=0)] = Decimal(2)
-    book_levels: Annotated[int, BeforeValidator(_no_bool), Field(ge=1)] = 3
+    book_levels: Annotated[NoBoolInt, Field(ge=1)] = 3
     follow_timeout_seconds: Seconds = 60
     follow_poll_seconds: Annotated[Decimal, Field(gt=0)] = Decimal(1)
 
@@ -282,30 +241,7 @@ class AccountRules(_Section):
     # AccountConfig fills this from the role when the file leaves it out.
     correction: Mode = RuleMode.OFF
     grid: Mode = RuleMode.OFF
-    watcher: Annotated[WatcherMode, BeforeValidator(_watcher_mode)] = WatcherMode.ASK
-
-
-def _check_url(value: str | None) -> str | None:
-    if value is not None and not re.match(r"https?://\S+$", value):
-        raise problem(f"expected an http:// or https:// URL, got {shown(value)}")
-    return value
-
-
-def _blank_is_none(value: Any) -> Any:
-    # `${VAR:-}` yields "": the key is then as good as absent.
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _secret_text(value: Any) -> Any:
-    value = _blank_is_none(value)
-    # An unquoted numeric passphrase parses as a YAML number.
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Secret = Annotated[SecretStr | None, BeforeValidator(_secret_text)]
-Url = Annotated[str | None, BeforeValidator(_blank_is_none), AfterValidator(_check_url)]
+    watcher: Watcher = WatcherMode.ASK
 
 
 class AccountConfig(_Section):
@@ -318,8 +254,8 @@ class AccountConfig(_Section):
     demo: bool = False
     base_url: Url = None
     exchange: str | None = None
-    account_index: Annotated[int | None, BeforeValidator(_no_bool), Field(ge=0)] = None
-    api_key_index: Annotated[int | None, BeforeValidator(_no_bool), Field(ge=0, le=255)] = None
+    account_index: Annotated[NoBoolInt | None, Field(ge=0)] = None
+    api_key_index: Annotated[NoBoolInt | None, Field(ge=0, le=255)] = None
     rules: AccountRules = Field(default_factory=AccountRules)
     take_profit: TakeProfitOverride | None = None
 
@@ -338,7 +274,7 @@ class AccountConfig(_Section):
     def _name(cls, name: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", name):
             raise problem(
-                f"expected a name of letters, digits, '_', '-' or '.' without spaces, got {shown(name)}"
+                f"expected letters, digits, '_', '-' or '.' (no spaces), got {shown(name)}"
             )
         if name.lower() in _RESERVED_NAMES:
             raise problem(f"{name!r} is reserved (it is a /close argument)")
@@ -361,7 +297,11 @@ class AccountConfig(_Section):
         for key in required:
             if getattr(self, key) is None:
                 raise field_problem(key, f"required for venue {self.venue}")
-        if self.venue == "ccxt" and self.passphrase is None and self.exchange in _PASSPHRASE_EXCHANGES:
+        if (
+            self.venue == "ccxt"
+            and self.passphrase is None
+            and self.exchange in _PASSPHRASE_EXCHANGES
+        ):
             raise field_problem("passphrase", f"required for ccxt exchange {self.exchange}")
         if self.exchange is not None and self.venue != "ccxt":
             raise field_problem("exchange", "only used with venue ccxt")
@@ -372,7 +312,9 @@ class AccountConfig(_Section):
 
     def rule_mode(self, rule_name: RuleName) -> RuleMode:
         if rule_name not in RULE_NAMES:
-            raise ValueError(f"unknown rule {rule_name!r} (expected one of: {', '.join(RULE_NAMES)})")
+            raise ValueError(
+                f"unknown rule {rule_name!r} (expected one of: {', '.join(RULE_NAMES)})"
+            )
         mode: RuleMode = getattr(self.rules, rule_name)
         return mode
 
@@ -380,14 +322,14 @@ class AccountConfig(_Section):
 class AlertsConfig(_Section):
     """Push alerts by kind: on, silent (delivered without sound) or off."""
 
-    take_profit: Annotated[AlertMode, BeforeValidator(_alert_mode)] = AlertMode.ON
-    hedge: Annotated[AlertMode, BeforeValidator(_alert_mode)] = AlertMode.ON
-    maintenance: Annotated[AlertMode, BeforeValidator(_alert_mode)] = AlertMode.ON
-    watcher: Annotated[AlertMode, BeforeValidator(_alert_mode)] = AlertMode.ON
-    correction: Annotated[AlertMode, BeforeValidator(_alert_mode)] = AlertMode.ON
-    grid: Annotated[AlertMode, BeforeValidator(_alert_mode)] = AlertMode.ON
-    close: Annotated[AlertMode, BeforeValidator(_alert_mode)] = AlertMode.ON
-    system: Annotated[AlertMode, BeforeValidator(_alert_mode)] = AlertMode.ON
+    take_profit: Alert = AlertMode.ON
+    hedge: Alert = AlertMode.ON
+    maintenance: Alert = AlertMode.ON
+    watcher: Alert = AlertMode.ON
+    correction: Alert = AlertMode.ON
+    grid: Alert = AlertMode.ON
+    close: Alert = AlertMode.ON
+    system: Alert = AlertMode.ON
 
 
 class TelegramConfig(_Section):
@@ -395,7 +337,7 @@ class TelegramConfig(_Section):
     base_url: Url = None
     allowed_user_ids: Ids = Field(default_factory=list)
     alert_chat_ids: Ids = Field(default_factory=list)
-    drop_updates_older_than_seconds: Annotated[int, BeforeValidator(_no_bool), Field(ge=0)] = 60
+    drop_updates_older_than_seconds: Annotated[NoBoolInt, Field(ge=0)] = 60
     confirm_timeout_seconds: Seconds = 120
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
@@ -433,13 +375,19 @@ class DatabaseConfig(_Section):
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.url)
 
 
+class PaperBalances(_Section):
+    main: Annotated[Decimal, Field(ge=0)] = Decimal(500)
+    sub: Annotated[Decimal, Field(ge=0)] = Decimal(200)
+
+
 class PaperConfig(_Section):
-    seed: Int = 7
+    seed: NoBoolInt = 7
     random_walk_step: Annotated[Decimal, Field(ge=0, lt=1)] = Decimal("0.002")
     tick_seconds: Seconds = 1
     state_path: str = "data/paper.json"
     demo_portfolio: bool = True
-    start_balance: Annotated[Decimal, Field(ge=0)] = Decimal(1000)
+    # USDT a new paper account starts with, by role.
+    start_balance: PaperBalances = Field(default_factory=PaperBalances)
     taker_fee_pct: Annotated[Decimal, Field(ge=0, lt=100)] = Decimal("0.05")
     maker_fee_pct: Annotated[Decimal, Field(ge=0, lt=100)] = Decimal("0.02")
 
@@ -447,7 +395,7 @@ class PaperConfig(_Section):
 class StatusPageConfig(_Section):
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=65535)] = 8080
+    port: Annotated[NoBoolInt, Field(ge=1, le=65535)] = 8080
 
 
 class GridConfig(_Section):
@@ -486,7 +434,8 @@ class Config(_Section):
             first = seen.setdefault(account.name.lower(), i)
             if first != i:
                 raise field_problem(
-                    f"accounts[{i}].name", f"duplicate account name {account.name!r} (also accounts[{first}])"
+                    f"accounts[{i}].name",
+                    f"duplicate account name {account.name!r} (also accounts[{first}])",
                 )
         grid_names: dict[str, int] = {}
         for i, grid in enumerate(self.grids):
@@ -494,7 +443,9 @@ class Config(_Section):
                 raise field_problem(f"grids[{i}].account", f"no account named {grid.account!r}")
             first = grid_names.setdefault(grid.name.lower(), i)
             if first != i:
-                raise field_problem(f"grids[{i}].name", f"duplicate grid name {grid.name!r} (also grids[{first}])")
+                raise field_problem(
+                    f"grids[{i}].name", f"duplicate grid name {grid.name!r} (also grids[{first}])"
+                )
         return self
 
     @property
@@ -507,7 +458,9 @@ class Config(_Section):
         for account in self.accounts:
             if account.name.lower() == name.lower():
                 return account
-        raise KeyError(f"no account named {name!r} (configured: {', '.join(a.name for a in self.accounts)})")
+        raise KeyError(
+            f"no account named {name!r} (configured: {', '.join(a.name for a in self.accounts)})"
+        )
 
     def take_profit_ladder(self, account_name: str, side: Side) -> list[TakeProfitTier]:
         override = self.account(account_name).take_profit
@@ -520,109 +473,18 @@ def demo_config() -> Config:
     return Config()
 
 
-# `$${` escapes a literal `${`; anything else opened with `${` must be a well-formed reference.
-_VARIABLE = re.compile(r"\$\$\{|\$\{([^}]*)(\}?)")
-_REFERENCE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?", re.DOTALL)
-
-
-def _expand(text: str, env: Mapping[str, str], where: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        reference = _REFERENCE.fullmatch(match.group(1)) if match.group(2) else None
-        if reference is None:
-            raise ConfigError("bad ${...} reference (expected ${NAME} or ${NAME:-default})", where)
-        name, default = reference.groups()
-        value = env.get(name)
-        if default is not None and not value:  # shell semantics: unset or empty
-            return default
-        if value is None:
-            raise ConfigError(f"${{{name}}} is not set ({where})")
-        return value
-
-    return _VARIABLE.sub(replace, text)
-
-
-def _substitute(node: Any, env: Mapping[str, str], loc: tuple[str | int, ...]) -> Any:
-    # After parsing, not before: a secret with `#` or `: ` in it cannot break the YAML,
-    # and the error can name the key the reference sits in.
-    if isinstance(node, dict):
-        return {key: _substitute(value, env, (*loc, str(key))) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_substitute(value, env, (*loc, i)) for i, value in enumerate(node)]
-    if isinstance(node, str):
-        return _expand(node, env, join_path(loc))
-    return node
-
-
-def _secrets_in(node: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in SECRET_KEYS and isinstance(value, str | int) and not isinstance(value, bool):
-                found.add(str(value))
-            elif key == "url" and isinstance(value, str):
-                found.update(re.findall(r"://[^:/@]*:([^@]+)@", value))
-            else:
-                found |= _secrets_in(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _secrets_in(value)
-    return found
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys; a repeated section is a typo to report."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<:` may override on purpose
-            continue
-        key = loader.construct_object(key_node)
-        if isinstance(key, str | int | float | bool) and key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {shown(key)}", key_node.start_mark
-            )
-        seen.add(key) if isinstance(key, str | int | float | bool) else None
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _parse_yaml(text: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"bad YAML{where}: {exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"bad YAML: {exc}") from None
-
-
-def _read_dotenv(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    try:
-        values = dotenv_values(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    return {key: value for key, value in values.items() if value is not None}
-
-
 def parse_config(data: Any) -> Config:
     """Validate already-substituted data (the parsed YAML) into a Config."""
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"expected a mapping of keys at the top of the file, got {shown(data)}")
+    # `x-` keys hold YAML anchors for reuse elsewhere in the file, as in docker compose.
+    data = {key: value for key, value in data.items() if not str(key).startswith("x-")}
     try:
-        return Config.model_validate(dict(data))
+        return Config.model_validate(data)
     except ValidationError as exc:
-        raise from_validation_error(exc, _secrets_in(dict(data))) from None
+        raise from_validation_error(exc, secrets_in(data)) from None
 
 
 def load_config(
@@ -635,7 +497,7 @@ def load_config(
     The .env files are read, not exported: os.environ is left as it was.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
-    local_env = _read_dotenv(Path.cwd() / ".env")
+    local_env = read_dotenv(Path.cwd() / ".env")
     chosen = path or env.get("BOT_CONFIG") or local_env.get("BOT_CONFIG")
     if not chosen:
         return demo_config()
@@ -646,5 +508,5 @@ def load_config(
         raise ConfigError(f"cannot read {os.fspath(file)}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"cannot read {os.fspath(file)}: not UTF-8 text") from None
-    lookup = {**local_env, **_read_dotenv(file.parent / ".env"), **env}
-    return parse_config(_substitute(_parse_yaml(text), lookup, ()))
+    lookup = {**local_env, **read_dotenv(file.parent / ".env"), **env}
+    return parse_config(substitute(parse_yaml(text), lookup))

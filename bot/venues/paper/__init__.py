@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any
 
 from bot.venues.paper.demo import new_exchange, open_account
@@ -14,7 +15,9 @@ __all__ = ["PaperExchange", "PaperStore", "PaperVenue", "open_paper_exchange"]
 
 
 def open_paper_exchange(store: PaperStore | None, accounts: Iterable[tuple[str, str]], *,
-                        demo_portfolio: bool, **engine_options: Any) -> PaperExchange:
+                        demo_portfolio: bool,
+                        start_balance: Callable[[str], Decimal] = lambda role: Decimal(1000),
+                        **engine_options: Any) -> PaperExchange:
     """The exchange as the store left it, or a new one. `accounts` are (name, role)
     pairs from config; an account the store does not have yet is opened now, with the
     demo positions only when the whole exchange is new (a restart never re-seeds)."""
@@ -22,7 +25,8 @@ def open_paper_exchange(store: PaperStore | None, accounts: Iterable[tuple[str, 
     ex = new_exchange(**engine_options) if is_new else store.load(**engine_options)
     for name, role in accounts:
         if name not in ex.accounts:
-            open_account(ex, name, role, with_portfolio=demo_portfolio and is_new)
+            open_account(ex, name, role, start_balance(role),
+                         with_portfolio=demo_portfolio and is_new)
     if store is not None:
         store.save_if_changed(ex)
     return ex

@@ -39,8 +39,6 @@ MARKS: dict[str, D] = {
     "STX-USDT-SWAP": D("0.6"), "BCH-USDT-SWAP": D("480"),
 }
 
-STARTING_CASH = {"main": D("500"), "sub": D("200")}
-
 # (coin, side, contracts, entry, margin or None for notional / leverage); leverage 10.
 # Main: small long/short anchor pairs, most under 1 USDT margin (the take-profit rule
 # skips them), AAVE above it and in profit (tier 1 fires), BCH a pair whose short wins
@@ -64,9 +62,10 @@ def new_exchange(**options: object) -> PaperExchange:
     return PaperExchange(list(INSTRUMENTS), MARKS, **options)  # type: ignore[arg-type]
 
 
-def open_account(ex: PaperExchange, name: str, role: str, *, with_portfolio: bool) -> None:
+def open_account(ex: PaperExchange, name: str, role: str, cash: D, *,
+                 with_portfolio: bool) -> None:
     """Create a paper account with its starting cash and, for the demo, its positions."""
-    ex.add_account(name, STARTING_CASH[role])
+    ex.add_account(name, cash)
     if not with_portfolio:
         return
     portfolio = MAIN_PORTFOLIO if role == "main" else SUB_PORTFOLIO

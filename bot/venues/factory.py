@@ -1,0 +1,64 @@
+"""Builds one Venue per configured account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from bot.config import Config
+from bot.venues.base import Venue
+from bot.venues.paper import PaperExchange, PaperStore, PaperVenue, open_paper_exchange
+from bot.venues.paper.engine import FeeRates
+
+HUNDRED = Decimal(100)
+
+
+class VenueSetupError(Exception):
+    """A configured account that cannot be opened; the message names it."""
+
+
+@dataclass(slots=True)
+class PaperRuntime:
+    """The one paper exchange all paper accounts share, and where it is saved."""
+
+    exchange: PaperExchange
+    store: PaperStore
+
+    def tick(self) -> None:
+        self.exchange.tick()
+        self.store.save_if_changed(self.exchange)
+
+
+def build_venues(config: Config, clock: Callable[[], datetime],
+                 base_dir: Path | None = None) -> tuple[dict[str, Venue], PaperRuntime | None]:
+    venues: dict[str, Venue] = {}
+    paper_accounts = [(a.name, a.role) for a in config.accounts if a.venue == "paper"]
+    runtime = None
+    if paper_accounts:
+        path = Path(config.paper.state_path)
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        store = PaperStore(path)
+        try:
+            exchange = open_paper_exchange(
+                store, paper_accounts, demo_portfolio=config.paper.demo_portfolio,
+                start_balance=lambda role: getattr(config.paper.start_balance, role),
+                seed=config.paper.seed,
+                step=config.paper.random_walk_step, clock=clock,
+                fees=FeeRates(maker=config.paper.maker_fee_pct / HUNDRED,
+                              taker=config.paper.taker_fee_pct / HUNDRED))
+        except (OSError, ValueError, KeyError) as exc:
+            raise VenueSetupError(f"paper state {path}: cannot be loaded ({exc})") from exc
+        runtime = PaperRuntime(exchange, store)
+    for account in config.accounts:
+        if account.venue == "paper":
+            assert runtime is not None
+            venues[account.name] = PaperVenue(runtime.exchange, account.name, runtime.store)
+        else:
+            raise VenueSetupError(
+                f"accounts[{config.accounts.index(account)}] ({account.name}): venue "
+                f"{account.venue!r} is not available in this build yet; use venue: paper")
+    return venues, runtime
