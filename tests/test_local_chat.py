@@ -24,13 +24,8 @@ from telegram.ext import (
     filters,
 )
 
-from handlers.local_chat import (
-    ConsoleChat,
-    LocalChat,
-    LocalChatApplication,
-    local_application_builder,
-    run_console,
-)
+from handlers.console import ConsoleChat, run_console
+from handlers.local_chat import LocalChat, LocalChatApplication, local_application_builder
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,7 +198,8 @@ async def test_run_console_owns_the_app_lifecycle() -> None:
 def test_console_through_a_real_pipe() -> None:
     script = (
         "import asyncio\n"
-        "from handlers.local_chat import LocalChat, local_application_builder, run_console\n"
+        "from handlers.console import run_console\n"
+        "from handlers.local_chat import LocalChat, local_application_builder\n"
         "from tests.test_local_chat import add_ping_handlers\n"
         "chat = LocalChat()\n"
         "app = local_application_builder(chat).build()\n"

@@ -1,0 +1,165 @@
+"""The composition root: builds the database, the venues, the jobs and Telegram, wires
+them together and runs them. Nothing else constructs these."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.config import Config
+from bot.venues.base import Venue
+from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
+from db.repo import Store
+from db.session import Database
+from handlers import commands
+from handlers.common import SERVICES_KEY, Services
+from handlers.console import ConsoleChat
+from handlers.local_chat import LocalChat, local_application_builder
+from jobs.positions import log_position_changes
+from jobs.scheduler import Jobs, PauseSwitch
+
+log = logging.getLogger(__name__)
+
+POSITION_LOG_SECONDS = 30
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class StartupError(Exception):
+    """Something in the set-up that stops the bot from starting; the message says what."""
+
+
+def configure_logging(*, console: bool) -> None:
+    """One line per event on stderr. In the console chat only warnings and errors, so the
+    chat on stdout stays readable."""
+    logging.basicConfig(
+        level=logging.WARNING if console else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    # httpx logs every Bot API request at INFO: noise, and the URL carries the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class BotApp:
+    """One running bot. `chat` set: Telegram is the in-process LocalChat (console chat,
+    tests); otherwise the real Bot API at `telegram.base_url` with the configured token."""
+
+    def __init__(self, config: Config, *, chat: LocalChat | None = None,
+                 clock: Callable[[], datetime] = utcnow, base_dir: Path | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.chat = chat
+        self.db = Database(config.database.url)
+        self.db.migrate()
+        self.store = Store(self.db, clock=clock)
+        self.venues: dict[str, Venue]
+        self.paper: PaperRuntime | None
+        self.venues, self.paper = build_venues(config, clock, base_dir)
+        self.application = self._telegram()
+        self.pause = PauseSwitch(self.store.is_paused(), self.store.set_paused)
+        assert self.application.job_queue is not None, "python-telegram-bot[job-queue] missing"
+        self.jobs = Jobs(self.application.job_queue, self.pause, on_error=self._job_failed)
+        self.application.bot_data[SERVICES_KEY] = Services(
+            config=config, store=self.store, venues=self.venues, jobs=self.jobs,
+            pause=self.pause, clock=clock)
+        commands.register(self.application)
+        self._schedule()
+
+    @classmethod
+    def for_config(cls, config: Config) -> BotApp:
+        """The bot as `python bot.py` runs it: the console chat when there is no token."""
+        chat = None
+        if config.is_demo:
+            chat = LocalChat(user_id=config.telegram.allowed_user_ids[0], first_name="You",
+                             username="console")
+        try:
+            return cls(config, chat=chat)
+        except VenueSetupError as exc:
+            raise StartupError(str(exc)) from None
+        except SQLAlchemyError as exc:
+            raise StartupError(f"database {config.database.display_url}: "
+                               f"{type(exc).__name__}: {exc.__cause__ or exc}") from None
+
+    def _telegram(self) -> Application:  # type: ignore[type-arg]
+        if self.chat is not None:
+            return local_application_builder(self.chat).build()
+        token = self.config.telegram.token
+        assert token is not None, "a token is required without a local chat"
+        builder = ApplicationBuilder().token(token.get_secret_value())
+        if self.config.telegram.base_url:
+            base = self.config.telegram.base_url.rstrip("/")
+            builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
+        # Queue and retry on 429 so no alert is lost to Telegram's flood limits (SPEC §11).
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
+        return builder.build()
+
+    def _schedule(self) -> None:
+        if self.paper is not None:
+            paper = self.paper
+            self.jobs.add("paper_market", float(self.config.paper.tick_seconds),
+                          self._async(paper.tick), pausable=False,
+                          first=float(self.config.paper.tick_seconds))
+        for name, venue in self.venues.items():
+            self.jobs.add(f"position_log:{name}", POSITION_LOG_SECONDS,
+                          lambda v=venue: log_position_changes(v, self.store))
+
+    @staticmethod
+    def _async(func: Callable[[], None]) -> Callable[[], asyncio.Future[None]]:
+        async def run() -> None:
+            func()
+        return run  # type: ignore[return-value]
+
+    def _job_failed(self, name: str, exc: BaseException) -> None:
+        self.store.record_event("job_failed", f"{name}: {type(exc).__name__}: {exc}"[:500],
+                                severity="error", data={"job": name})
+
+    async def serve(self, stop: asyncio.Event | None = None, *, stdin: TextIO | None = None,
+                    stdout: TextIO | None = None) -> None:
+        """Run until `stop` is set, or, in the console chat, until the input ends."""
+        app = self.application
+        async with app:
+            await app.bot.set_my_commands(commands.bot_commands(self.config.language))
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(
+                poll_interval=0, timeout=1 if self.chat is not None else 10,
+                allowed_updates=Update.ALL_TYPES)
+            log.info("bot_started accounts=%s demo=%s", ",".join(self.venues),
+                     self.config.is_demo)
+            try:
+                if stop is not None:
+                    await stop.wait()
+                elif self.chat is not None:
+                    await ConsoleChat(self.chat, stdin, stdout).run()
+                else:
+                    await _until_signalled()
+            finally:
+                await app.updater.stop()
+                await app.stop()
+                await self.close()
+                log.info("bot_stopped")
+
+    async def close(self) -> None:
+        for venue in self.venues.values():
+            await venue.close()
+        self.db.dispose()
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

@@ -1,0 +1,31 @@
+"""Every command the bot answers, and the gate and error handler around them."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, Update
+from telegram.ext import Application, CommandHandler, MessageHandler, TypeHandler, filters
+
+from bot import messages
+from handlers import basic, gate, reports
+
+COMMANDS = {
+    "start": basic.start,
+    "help": basic.help_,
+    "status": reports.status,
+    "positions": reports.positions,
+    "pause": basic.pause,
+    "resume": basic.resume,
+    "lang": basic.lang,
+}
+
+
+def register(app: Application) -> None:  # type: ignore[type-arg]
+    app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-1)
+    for name, callback in COMMANDS.items():
+        app.add_handler(CommandHandler(name, callback))
+    app.add_handler(MessageHandler(filters.ALL, basic.unknown))
+    app.add_error_handler(gate.on_error)
+
+
+def bot_commands(lang: str) -> list[BotCommand]:
+    return [BotCommand(name, desc) for name, desc in messages.COMMANDS[lang].items()]

@@ -1,0 +1,59 @@
+"""What every handler shares: the services it works with and the user's language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import messages
+from bot.config import Config
+from bot.venues.base import Venue
+from db.repo import Store
+from jobs.scheduler import Jobs, PauseSwitch
+
+SERVICES_KEY = "services"
+VENUE_READ_TIMEOUT = 10.0  # seconds a report waits for one venue before saying it is down
+
+
+@dataclass(slots=True)
+class Services:
+    config: Config
+    store: Store
+    venues: Mapping[str, Venue]
+    jobs: Jobs
+    pause: PauseSwitch
+    clock: Callable[[], datetime]
+
+    def lang(self) -> str:
+        return self.store.language() or self.config.language
+
+    def text(self, key: str, **values: object) -> str:
+        return messages.text(self.lang(), key, **values)
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.bot_data[SERVICES_KEY]  # type: ignore[no-any-return]
+
+
+async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, key: str,
+                **values: object) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(services(context).text(key, **values))
+
+
+def split_message(text: str, limit: int = 4000) -> list[str]:
+    """Telegram takes at most 4096 characters a message: split on line boundaries."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        if len(current) + len(line) > limit and current:
+            parts.append(current)
+            current = ""
+        current += line if len(line) <= limit else line[: limit - 1] + "…\n"
+    if current:
+        parts.append(current)
+    return parts

@@ -1,0 +1,109 @@
+"""The scheduled loops, on PTB's JobQueue (APScheduler), with the status `/status` shows.
+
+Each job runs at a fixed interval, never overlaps itself (a run still going when the
+next is due is skipped, not queued), skips its runs while the global pause is on
+(unless it is the paper exchange's own clock, which is the market, not an action of
+ours), and keeps last run, next run and last error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from telegram.ext import ContextTypes, JobQueue
+
+log = logging.getLogger(__name__)
+
+JobFunc = Callable[[], Awaitable[None]]
+
+
+class PauseSwitch:
+    """The global pause: in memory for the jobs' hot path, persisted by `save`."""
+
+    def __init__(self, paused: bool, save: Callable[[bool], None]) -> None:
+        self._paused = paused
+        self._save = save
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set(self, paused: bool) -> None:
+        self._save(paused)
+        self._paused = paused
+
+
+@dataclass(slots=True)
+class JobStatus:
+    name: str
+    interval_seconds: float
+    pausable: bool
+    last_run: datetime | None = None
+    last_duration: float | None = None
+    last_error: str | None = None
+    running: bool = False
+    runs: int = 0
+    next_run: datetime | None = None
+    paused: bool = False
+
+
+class Jobs:
+    def __init__(self, job_queue: JobQueue, pause: PauseSwitch,  # type: ignore[type-arg]
+                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
+        self._queue = job_queue
+        self._pause = pause
+        self._on_error = on_error
+        self._jobs: dict[str, tuple[JobFunc, JobStatus]] = {}
+
+    def add(self, name: str, interval_seconds: float, func: JobFunc, *,
+            pausable: bool = True, first: float | None = None) -> None:
+        if name in self._jobs:
+            raise ValueError(f"job {name!r} is scheduled already")
+        self._jobs[name] = (func, JobStatus(name, interval_seconds, pausable))
+        self._queue.run_repeating(
+            self._tick, interval=interval_seconds, first=first if first is not None else 0,
+            name=name, data=name,
+            job_kwargs={"max_instances": 1, "coalesce": True,
+                        "misfire_grace_time": max(1, int(interval_seconds))},
+        )
+
+    async def run_now(self, name: str) -> None:
+        """Run one job once, through the same guards (tests, and a future /run command)."""
+        await self._run(name)
+
+    def statuses(self) -> list[JobStatus]:
+        result = []
+        for name, (_, status) in self._jobs.items():
+            jobs = self._queue.get_jobs_by_name(name)
+            status.next_run = jobs[0].next_t if jobs else None
+            status.paused = status.pausable and self._pause.paused
+            result.append(status)
+        return result
+
+    async def _tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert context.job is not None
+        await self._run(str(context.job.data))
+
+    async def _run(self, name: str) -> None:
+        func, status = self._jobs[name]
+        if status.running or (status.pausable and self._pause.paused):
+            return
+        status.running = True
+        started = time.monotonic()
+        try:
+            await func()
+            status.last_error = None
+        except Exception as exc:  # a failing run must not kill the schedule
+            status.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("job_failed name=%s", name)
+            if self._on_error is not None:
+                self._on_error(name, exc)
+        finally:
+            status.running = False
+            status.runs += 1
+            status.last_run = datetime.now(UTC)
+            status.last_duration = time.monotonic() - started
