@@ -79,7 +79,8 @@ class Jobs:
         result = []
         for name, (_, status) in self._jobs.items():
             jobs = self._queue.get_jobs_by_name(name)
-            status.next_run = jobs[0].next_t if jobs else None
+            # APScheduler gives a job its next run time only once the scheduler started
+            status.next_run = getattr(jobs[0].job, "next_run_time", None) if jobs else None
             status.paused = status.pausable and self._pause.paused
             result.append(status)
         return result

@@ -1,0 +1,142 @@
+"""Engine, sessions and migrations for one database URL.
+
+Synchronous on purpose: every transaction is a short local SQLite write, and the async
+callers either call straight in or go through `asyncio.to_thread` when they must not stall.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from db.types import to_decimal
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 5000
+
+
+def _json_default(value: Any) -> Any:
+    # JSON columns (plans, payloads, rule state) routinely carry sizes and prices. Decimals
+    # are written as exact strings, which the reader turns back with Decimal(...).
+    if isinstance(value, Decimal):
+        return str(to_decimal(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value: Any) -> str:
+    # allow_nan=False: a NaN in JSON is not JSON, and some readers choke on it later.
+    return json.dumps(value, default=_json_default, ensure_ascii=False, allow_nan=False)
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        return True
+    return database.startswith("file:") and "mode=memory" in database
+
+
+class Database:
+    """One engine plus the session factory and migration runner bound to it."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "json_serializer": json_dumps}
+        if self.is_sqlite:
+            if _is_memory_sqlite(self.url):
+                # Each new connection to :memory: is a new, empty database: keep exactly
+                # one, usable from any thread. Meant for tests and demos: threads share
+                # that one connection, so it is no place for concurrent writers.
+                kwargs["poolclass"] = StaticPool
+                kwargs["connect_args"] = {"check_same_thread": False}
+            else:
+                Path(self.url.database or "").expanduser().parent.mkdir(
+                    parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            self._configure_sqlite(self.engine, wal=not _is_memory_sqlite(self.url))
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take BEGIN away from the sqlite3 driver: in its legacy mode a SELECT runs
+            # outside any transaction, so read-then-write (upserts, the confirmation
+            # check) would not be atomic. We emit BEGIN ourselves below.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("PRAGMA foreign_keys=ON")  # off by default, per connection
+                cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                if wal:
+                    # Readers do not block the writer and vice versa; the status page
+                    # and the jobs read while a job writes.
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL
+            finally:
+                cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Connection) -> None:
+            # IMMEDIATE takes the write lock up front, so two writers queue on
+            # busy_timeout instead of one failing with "database is locked" when it
+            # upgrades a read lock mid-transaction.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commit when the block ends normally, roll back on error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def alembic_config(self) -> Config:
+        """Alembic configuration built in code: no alembic.ini needed at run time."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        # Escape %: ConfigParser would read it as interpolation (URL-encoded passwords).
+        url = self.url.render_as_string(hide_password=False).replace("%", "%%")
+        config.set_main_option("sqlalchemy.url", url)
+        return config
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision`; a no-op when it is already there."""
+        config = self.alembic_config()
+        with self.engine.begin() as connection:
+            # Sharing our connection is what makes in-memory SQLite work, and keeps the
+            # pragmas above in force during the migration.
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
