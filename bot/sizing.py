@@ -172,3 +172,11 @@ def with_slippage(price: Decimal, side: OrderSide, percent: Decimal, inst: Instr
     factor = percent / HUNDRED
     raw = price * (1 + factor) if side is OrderSide.BUY else price * (1 - factor)
     return round_price(raw, inst, side)
+
+
+def split_batches(size: Decimal, batches: int, inst: Instrument) -> list[Decimal]:
+    """`size` in at most `batches` parts on the lot, none below the minimum; the last part
+    takes the remainder."""
+    count = max(1, min(batches, int(size // max(inst.min_size, inst.lot_size))))
+    part = round_size_down(size / count, inst)
+    return [part] * (count - 1) + [size - part * (count - 1)]

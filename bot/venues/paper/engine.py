@@ -184,6 +184,7 @@ class PaperExchange:
         return order.to_order()
 
     def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
+        self.expire_due()
         return [o.to_order() for s, orders in self.resting.items() if symbol in (None, s)
                 for o in orders if o.account == account]
 
@@ -320,6 +321,7 @@ class PaperExchange:
 
     def _find(self, account: str, venue_id: str | None, client_id: str | None) -> PaperOrder:
         self.account(account)
+        self.expire_due()  # a venue expires orders on time, whether or not the market moved
         if venue_id is None and client_id is not None:
             venue_id = self.client_ids.get((account, client_id))
         order = self.orders.get(venue_id) if venue_id is not None else None

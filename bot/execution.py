@@ -1,0 +1,286 @@
+"""One execution path for every order: journal the step, send it with a client id derived
+from the step, follow it to a final state, record what the venue says happened.
+
+An accepted order is not a filled order (seed 000). After a timeout or any answer that
+leaves the outcome unknown, the order is looked up by its client id before anything else;
+a step that already has an order never gets a second one. An order the venue cannot find
+becomes *lost* only after several look-ups spread over time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any, Protocol
+
+from bot.domain import ZERO, Fill, Order, OrderRequest, OrderState
+from bot.venues.base import OrderUnknown, RateLimited, Venue, VenueError, VenueUnavailable
+
+log = logging.getLogger(__name__)
+
+LOOKUPS_BEFORE_LOST = 4  # an unknown order is looked up this many times before "lost"
+PLACE_ATTEMPTS = 3
+
+
+class Journal(Protocol):
+    """Where steps, orders and fills are recorded (db.repo.Store in the bot)."""
+
+    def add_step(self, action_id: int, seq: int, kind: str, params: Mapping[str, Any],
+                 client_id: str | None = None) -> int: ...
+
+    def update_step(self, step_id: int, **fields: Any) -> None: ...
+
+    def action_with_steps(self, action_id: int) -> Any: ...
+
+    def upsert_order(self, account: str, order: Order, action_id: int | None = None,
+                     step_id: int | None = None) -> int: ...
+
+    def record_fills(self, account: str, fills: Sequence[Fill]) -> int: ...
+
+
+class OrderLost(VenueError):
+    """The venue never heard of an order we may have sent, after several look-ups."""
+
+    kind = "order_lost"
+
+
+@dataclass(frozen=True, slots=True)
+class FollowSettings:
+    timeout_seconds: float = 60  # how long a market order may stay open before we cancel
+    poll_seconds: float = 0.5  # first wait between look-ups; grows to poll_max_seconds
+    poll_max_seconds: float = 5
+    backoff_seconds: float = 1  # first wait after a rate limit or an outage
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one order step ended as. `order` is None when the venue never took it."""
+
+    client_id: str
+    request: OrderRequest
+    order: Order | None = None
+    fills: list[Fill] = field(default_factory=list)
+    error: VenueError | None = None
+
+    @property
+    def filled_size(self) -> Decimal:
+        return self.order.filled_size if self.order else ZERO
+
+    @property
+    def unfilled_size(self) -> Decimal:
+        return self.request.size - self.filled_size
+
+    @property
+    def fee(self) -> Decimal:
+        return sum((f.fee for f in self.fills), ZERO)
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        return sum((f.realized_pnl for f in self.fills), ZERO)
+
+    @property
+    def average_price(self) -> Decimal | None:
+        return self.order.average_price if self.order else None
+
+    @property
+    def state(self) -> OrderState | None:
+        return self.order.state if self.order else None
+
+
+def client_id_for(prefix: str, action_id: int, seq: int) -> str:
+    """OKX: at most 32 letters and digits. The prefix is this installation's, so a fresh
+    database can never reuse an id the venue already knows from an earlier one."""
+    return f"{prefix}a{action_id}s{seq}"
+
+
+class Executor:
+    def __init__(self, journal: Journal, *, client_prefix: str,
+                 follow: FollowSettings | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.journal = journal
+        self.client_prefix = client_prefix
+        self.follow_settings = follow or FollowSettings()
+        self.sleep = sleep
+
+    # -- one order step --------------------------------------------------------------
+
+    async def order_step(self, venue: Venue, action_id: int, seq: int, kind: str,
+                         request: OrderRequest, *, follow_timeout: float | None = None
+                         ) -> Outcome:
+        """Journal, send and follow one order. `request.client_id` is replaced by the id
+        derived from (action, seq); if the step exists already (a retry, a restart), the
+        order it sent is looked up and followed instead of sending another."""
+        client_id = client_id_for(self.client_prefix, action_id, seq)
+        request = _with_client_id(request, client_id)
+        action = self.journal.action_with_steps(action_id)
+        step = next((s for s in action.steps if s.seq == seq), None) if action else None
+        if step is None:
+            step_id = self.journal.add_step(action_id, seq, kind, _params(request), client_id)
+            already_sent = False
+        else:
+            step_id, already_sent = step.id, True
+        outcome = Outcome(client_id, request)
+        try:
+            order = await (self._find_or_place(venue, request) if already_sent
+                           else self._place(venue, request))
+            self.journal.update_step(step_id, state="sent")
+            self.journal.upsert_order(venue.name, order, action_id, step_id)
+            outcome.order = await self.follow(venue, order, follow_timeout)
+        except VenueError as exc:
+            outcome.error = exc
+            outcome.order = await self._last_known(venue, request)
+        if outcome.order is not None:
+            self.journal.upsert_order(venue.name, outcome.order, action_id, step_id)
+            outcome.fills = list(await self._fills(venue, request))
+            self.journal.record_fills(venue.name, outcome.fills)
+        if outcome.error is not None and outcome.filled_size == 0:
+            self.journal.update_step(step_id, state="failed", error_code=outcome.error.code,
+                                     error_message=str(outcome.error), result=_result(outcome))
+        else:
+            self.journal.update_step(step_id, state="final", result=_result(outcome))
+        return outcome
+
+    async def reconcile(self, venues: Mapping[str, Venue], steps: Sequence[Any],
+                        accounts: Mapping[int, str]) -> list[str]:
+        """On start: every step journaled as intended or sent is looked up by its client
+        id and followed to its end (resumed), or marked failed when the venue never got
+        it (reported). Returns one line per step for the alert."""
+        lines = []
+        for step in steps:
+            account = accounts.get(step.action_id)
+            venue = venues.get(account) if account else None
+            if step.client_id is None or venue is None:
+                self.journal.update_step(step.id, state="failed", error_code="orphaned",
+                                         error_message="no order or no venue to look it up")
+                lines.append(f"step {step.seq} of action {step.action_id}: nothing to resume")
+                continue
+            symbol = step.params["symbol"]
+            try:
+                order = await self._lookup(venue, symbol, step.client_id)
+            except VenueError as exc:
+                self.journal.update_step(step.id, state="failed", error_code=exc.code,
+                                         error_message=str(exc))
+                lines.append(f"{account} {symbol} {step.client_id}: not placed ({exc})")
+                continue
+            order = await self.follow(venue, order)
+            fills = list(await venue.fills(symbol, client_id=step.client_id))
+            self.journal.upsert_order(account, order, step.action_id, step.id)
+            self.journal.record_fills(account, fills)
+            self.journal.update_step(step.id, state="final", result={
+                "venue_id": order.venue_id, "state": order.state.value,
+                "filled_size": str(order.filled_size), "fills": len(fills)})
+            lines.append(f"{account} {symbol} {step.client_id}: {order.state.value}, "
+                         f"filled {order.filled_size} of {order.size}")
+        return lines
+
+    async def follow(self, venue: Venue, order: Order, timeout: float | None = None) -> Order:
+        """Poll until the order is final. Past `timeout` a still-open order is cancelled
+        and followed until the venue reports what it finally became."""
+        settings = self.follow_settings
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (settings.timeout_seconds if timeout is None else timeout)
+        delay = settings.poll_seconds
+        cancelled = False
+        while not order.state.is_final:
+            if loop.time() >= deadline and not cancelled:
+                order = await self._cancel(venue, order)
+                cancelled = True
+                continue
+            await self.sleep(delay)
+            delay = min(delay * 1.5, settings.poll_max_seconds)
+            order = await self._lookup(venue, order.symbol, order.client_id)
+        return order
+
+    # -- internals --------------------------------------------------------------------
+
+    async def _place(self, venue: Venue, request: OrderRequest) -> Order:
+        delay = self.follow_settings.backoff_seconds
+        for attempt in range(1, PLACE_ATTEMPTS + 1):
+            try:
+                return await venue.place_order(request)
+            except RateLimited:
+                if attempt == PLACE_ATTEMPTS:
+                    raise
+            except VenueUnavailable as exc:
+                # The request may have landed: find it before even thinking of resending.
+                log.warning("order_outcome_unknown client_id=%s error=%s", request.client_id, exc)
+                try:
+                    return await self._lookup(venue, request.symbol, request.client_id)
+                except OrderLost:
+                    if attempt == PLACE_ATTEMPTS:
+                        raise
+            await self.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    async def _find_or_place(self, venue: Venue, request: OrderRequest) -> Order:
+        try:
+            return await self._lookup(venue, request.symbol, request.client_id)
+        except OrderLost:
+            # Journaled but never reached the venue (stopped between the two): sending it
+            # now with the same client id cannot duplicate it.
+            return await self._place(venue, request)
+
+    async def _lookup(self, venue: Venue, symbol: str, client_id: str) -> Order:
+        delay = self.follow_settings.backoff_seconds
+        unknown = 0
+        while True:
+            try:
+                return await venue.order_by_client_id(symbol, client_id)
+            except OrderUnknown:
+                unknown += 1
+                if unknown >= LOOKUPS_BEFORE_LOST:
+                    raise OrderLost(f"order {client_id} not found after {unknown} look-ups",
+                                    code="lost", venue=venue.venue) from None
+            except (RateLimited, VenueUnavailable) as exc:
+                log.warning("order_lookup_retry client_id=%s error=%s", client_id, exc)
+            await self.sleep(delay)
+            delay = min(delay * 2, self.follow_settings.poll_max_seconds * 4)
+
+    async def _cancel(self, venue: Venue, order: Order) -> Order:
+        try:
+            return await venue.cancel_order(order.symbol, client_id=order.client_id)
+        except OrderUnknown:
+            # 51400: filled or cancelled meanwhile. The next look-up tells which.
+            return await self._lookup(venue, order.symbol, order.client_id)
+
+    async def _last_known(self, venue: Venue, request: OrderRequest) -> Order | None:
+        try:
+            return await venue.order_by_client_id(request.symbol, request.client_id)
+        except VenueError:
+            return None
+
+    async def _fills(self, venue: Venue, request: OrderRequest) -> Sequence[Fill]:
+        try:
+            return await venue.fills(request.symbol, client_id=request.client_id)
+        except VenueError as exc:
+            log.warning("fills_unavailable client_id=%s error=%s", request.client_id, exc)
+            return []
+
+
+def _with_client_id(request: OrderRequest, client_id: str) -> OrderRequest:
+    return replace(request, client_id=client_id)
+
+
+def _params(request: OrderRequest) -> dict[str, Any]:
+    return {"symbol": request.symbol, "side": request.side.value,
+            "position_side": request.position_side.value, "type": request.type.value,
+            "size": str(request.size), "price": str(request.price) if request.price else None,
+            "reduce_only": request.reduce_only, "time_in_force": request.time_in_force.value,
+            "expire_at": request.expire_at.isoformat() if request.expire_at else None}
+
+
+def _result(outcome: Outcome) -> dict[str, Any]:
+    order = outcome.order
+    return {
+        "venue_id": order.venue_id if order else None,
+        "state": order.state.value if order else None,
+        "filled_size": str(outcome.filled_size),
+        "average_price": str(outcome.average_price) if outcome.average_price else None,
+        "fee": str(outcome.fee), "realized_pnl": str(outcome.realized_pnl),
+        "fills": len(outcome.fills),
+        "error": str(outcome.error) if outcome.error else None,
+    }
