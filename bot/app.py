@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Callable
@@ -16,9 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from bot import messages
 from bot.config import Config
+from bot.execution import Executor, FollowSettings
 from bot.venues.base import Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
+from db.records import StepRecord
 from db.repo import Store
 from db.session import Database
 from handlers import commands
@@ -71,9 +75,13 @@ class BotApp:
         self.pause = PauseSwitch(self.store.is_paused(), self.store.set_paused)
         assert self.application.job_queue is not None, "python-telegram-bot[job-queue] missing"
         self.jobs = Jobs(self.application.job_queue, self.pause, on_error=self._job_failed)
+        close = config.rules.close
+        self.executor = Executor(self.store, client_prefix=self._client_prefix(), follow=(
+            FollowSettings(timeout_seconds=close.follow_timeout_seconds,
+                           poll_seconds=float(close.follow_poll_seconds))))
         self.application.bot_data[SERVICES_KEY] = Services(
             config=config, store=self.store, venues=self.venues, jobs=self.jobs,
-            pause=self.pause, clock=clock)
+            pause=self.pause, clock=clock, executor=self.executor)
         commands.register(self.application)
         self._schedule()
 
@@ -92,9 +100,18 @@ class BotApp:
             raise StartupError(f"database {config.database.display_url}: "
                                f"{type(exc).__name__}: {exc.__cause__ or exc}") from None
 
+    def _client_prefix(self) -> str:
+        """This installation's prefix for client order ids, made once and kept."""
+        prefix = self.store.get_setting("client_prefix")
+        if prefix is None:
+            prefix = "b" + secrets.token_hex(3)
+            self.store.set_setting("client_prefix", prefix)
+        return str(prefix)
+
     def _telegram(self) -> Application:  # type: ignore[type-arg]
         if self.chat is not None:
-            return local_application_builder(self.chat).build()
+            # Concurrent updates: a close being followed must not hold up other commands.
+            return local_application_builder(self.chat).concurrent_updates(True).build()
         token = self.config.telegram.token
         assert token is not None, "a token is required without a local chat"
         builder = ApplicationBuilder().token(token.get_secret_value())
@@ -103,7 +120,7 @@ class BotApp:
             builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
         # Queue and retry on 429 so no alert is lost to Telegram's flood limits (SPEC §11).
         builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
-        return builder.build()
+        return builder.concurrent_updates(True).build()
 
     def _schedule(self) -> None:
         if self.paper is not None:
@@ -131,11 +148,15 @@ class BotApp:
         app = self.application
         async with app:
             await app.bot.set_my_commands(commands.bot_commands(self.config.language))
+            unfinished = self.store.unfinished_steps()
             await app.start()
             assert app.updater is not None
             await app.updater.start_polling(
                 poll_interval=0, timeout=1 if self.chat is not None else 10,
                 allowed_updates=Update.ALL_TYPES)
+            # Taken before any new command could journal a step of its own; followed in
+            # the background, since a resumed order may take as long as the order.
+            app.create_task(self._reconcile(unfinished), name="reconcile")
             log.info("bot_started accounts=%s demo=%s", ",".join(self.venues),
                      self.config.is_demo)
             try:
@@ -150,6 +171,29 @@ class BotApp:
                 await app.stop()
                 await self.close()
                 log.info("bot_stopped")
+
+    async def _reconcile(self, steps: list[StepRecord]) -> None:
+        """Orders a previous run sent but did not see to the end: resume or report them."""
+        if not steps:
+            return
+        accounts = {a.id: a.account for a in self.store.unfinished_actions()}
+        lines = await self.executor.reconcile(self.venues, steps, accounts)
+        for action_id in {step.action_id for step in steps}:
+            action = self.store.action_with_steps(action_id)
+            if action is not None and not action.state.is_final:
+                failed = any(st.state == "failed" for st in action.steps)
+                self.store.update_action(action_id, state="partial" if failed else "done")
+        self.store.record_event("reconciled", "; ".join(lines)[:500], severity="warning")
+        await self.alert(messages.text(self.store.language() or self.config.language,
+                                       "reconciled", lines="\n".join(lines)))
+
+    async def alert(self, text: str) -> None:
+        """A push message to every alert chat; one chat failing does not stop the others."""
+        for chat_id in self.config.telegram.alert_chat_ids:
+            try:
+                await self.application.bot.send_message(chat_id, text)
+            except Exception:  # an alert that cannot be delivered is logged, not fatal
+                log.exception("alert_failed chat_id=%s", chat_id)
 
     async def close(self) -> None:
         for venue in self.venues.values():

@@ -17,11 +17,9 @@ from enum import StrEnum
 
 from bot.config_rules import CloseSettings
 from bot.domain import ZERO, OrderBook, OrderRequest, OrderSide, OrderType, Position, TimeInForce
-from bot.execution import Executor, Outcome
+from bot.execution import GTT_GRACE_SECONDS, Executor, Outcome
 from bot.sizing import HUNDRED, round_price, split_batches, unrealized_pnl, with_slippage
 from bot.venues.base import Venue
-
-GTT_GRACE_SECONDS = 30  # follow a GTT order this long past its expiry before cancelling
 
 
 class CloseMethod(StrEnum):

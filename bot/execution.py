@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from bot.venues.base import OrderUnknown, RateLimited, Venue, VenueError, VenueU
 
 log = logging.getLogger(__name__)
 
+GTT_GRACE_SECONDS = 30  # follow a GTT order this long past its expiry before cancelling
 LOOKUPS_BEFORE_LOST = 4  # an unknown order is looked up this many times before "lost"
 PLACE_ATTEMPTS = 3
 
@@ -165,7 +167,11 @@ class Executor:
                                          error_message=str(exc))
                 lines.append(f"{account} {symbol} {step.client_id}: not placed ({exc})")
                 continue
-            order = await self.follow(venue, order)
+            timeout = None
+            if order.expire_at is not None:  # a GTT order lives until its expiry
+                left = (order.expire_at - datetime.now(UTC)).total_seconds()
+                timeout = max(0.0, left) + GTT_GRACE_SECONDS
+            order = await self.follow(venue, order, timeout)
             fills = list(await venue.fills(symbol, client_id=step.client_id))
             self.journal.upsert_order(account, order, step.action_id, step.id)
             self.journal.record_fills(account, fills)

@@ -51,6 +51,52 @@ TEXTS: dict[str, dict[str, str]] = {
         "short": "空",
         "contracts": "张",
         "never": "从未",
+        "usage_close": "/close 币种 数量|N%|all [账户] [long|short]",
+        "bad_missing_symbol": "缺少币种和数量",
+        "bad_missing_size": "缺少数量",
+        "bad_too_many": "参数过多：{extra}",
+        "bad_not_symbol": "不是有效的币种：{word}",
+        "bad_side_twice": "方向只能给一次",
+        "bad_account_twice": "账户只能给一次",
+        "bad_not_account_or_side": "{word} 既不是账户（{accounts}）也不是 long/short",
+        "bad_percent_over": "百分比最多 100%，不能是 {word}",
+        "bad_not_size": "不是有效的数量：{word}（币数量如 0.5、百分比如 25%，或 all）",
+        "bad_not_positive": "数量必须大于零，不能是 {word}",
+        "bad_ambiguous": "{symbol} 有多个匹配：{candidates}",
+        "bad_unknown_symbol_near": "未知币种 {symbol}；是否是：{candidates}？",
+        "bad_unknown_symbol": "未知币种 {symbol}",
+        "bad_no_position": "没有 {what} 持仓（账户：{accounts}）",
+        "bad_several_accounts": "{what} 在多个账户持有：{accounts}；请加上账户名",
+        "bad_above_position": "{amount} 超过持仓（{held}）",
+        "bad_below_minimum": "{amount} 低于最小下单量（{minimum}）",
+        "pick_side": "{symbol} 在 {account} 多空都有持仓，平哪一边？",
+        "close_confirm": "确认平仓 {symbol} {side}（{account}）？\n数量：{size}，持仓 {held}\n"
+                         "预估价格 {price} · 预估盈亏 {pnl}\n方式：{method}",
+        "method_market": "市价单（只减仓），最差价格 {worst}（滑点 {slippage}%）",
+        "method_batches": "{n} 笔只减仓限价单，价格 {price}，间隔 {interval} 秒，"
+                          "有效 {minutes} 分钟",
+        "button_confirm": "确认",
+        "button_cancel": "取消",
+        "confirm_cancelled": "已取消：没有下任何单。",
+        "confirm_expired": "确认已过期：没有下任何单。请重新发送命令。",
+        "confirm_already_used": "这个按钮已经处理过了。",
+        "confirm_wrong_user": "这个按钮属于另一位用户。",
+        "confirm_unknown": "找不到这个确认：没有下任何单。",
+        "position_changed": "持仓已变化：{reason}。没有下任何单。",
+        "close_running": "⏳ 正在平仓 {symbol} {side}（{account}）：{size}…",
+        "close_progress": "⏳ 正在平仓 {symbol} {side}（{account}）：{done}/{orders} 笔订单已结束，"
+                          "已成交 {filled} / {size}",
+        "close_done": "✅ 已平仓 {symbol} {side}（{account}）：{filled} / {size}\n"
+                      "均价 {price} · 手续费 {fee} · 盈亏 {pnl}\n{orders}",
+        "close_partial": "⚠️ 部分平仓 {symbol} {side}（{account}）：已成交 {filled} / {size}，"
+                         "未成交 {unfilled}\n均价 {price} · 手续费 {fee} · 盈亏 {pnl}\n{orders}",
+        "close_failed": "❌ 未能平仓 {symbol} {side}（{account}）：{error}\n{orders}",
+        "order_line": "订单 {venue_id}：{state}，成交 {filled}，{fills} 笔成交",
+        "order_rejected": "订单被拒绝：{error}",
+        "reconciled": "🔁 重启后核对未完成的订单：\n{lines}",
+        "changed_gone": "{account} 上已没有 {symbol} {side} 持仓",
+        "changed_smaller": "现在只剩 {held}",
+        "venue_read_failed": "读取交易所失败：{error}。没有下任何单。",
     },
     "en": {
         "start": "Hello, I control your perpetual-swap positions.\n{mode}\n"
@@ -94,6 +140,55 @@ TEXTS: dict[str, dict[str, str]] = {
         "short": "short",
         "contracts": "ct",
         "never": "never",
+        "usage_close": "/close SYMBOL SIZE|N%|all [account] [long|short]",
+        "bad_missing_symbol": "Give a symbol and a size",
+        "bad_missing_size": "Give a size",
+        "bad_too_many": "Too many arguments: {extra}",
+        "bad_not_symbol": "Not a symbol: {word}",
+        "bad_side_twice": "Give the side once",
+        "bad_account_twice": "Give the account once",
+        "bad_not_account_or_side": "{word} is neither an account ({accounts}) nor long/short",
+        "bad_percent_over": "A percentage is at most 100%, not {word}",
+        "bad_not_size": "Not a size: {word} (a coin amount like 0.5, a percentage like 25%, "
+                        "or all)",
+        "bad_not_positive": "The size must be above zero, not {word}",
+        "bad_ambiguous": "{symbol} is ambiguous: {candidates}",
+        "bad_unknown_symbol_near": "Unknown symbol {symbol}; did you mean {candidates}?",
+        "bad_unknown_symbol": "Unknown symbol {symbol}",
+        "bad_no_position": "No {what} position (accounts: {accounts})",
+        "bad_several_accounts": "{what} is held on {accounts}: add the account",
+        "bad_above_position": "{amount} is more than the position ({held})",
+        "bad_below_minimum": "{amount} is below the minimum order ({minimum})",
+        "pick_side": "{symbol} on {account}: both sides are held. Which one?",
+        "close_confirm": "Close {symbol} {side} on {account}?\nSize: {size} of {held}\n"
+                         "Estimated price {price} · estimated PnL {pnl}\nMethod: {method}",
+        "method_market": "market order (reduce-only), worst price {worst} "
+                         "({slippage}% slippage)",
+        "method_batches": "{n} reduce-only limit orders at {price}, {interval} s apart, "
+                          "good for {minutes} min",
+        "button_confirm": "Confirm",
+        "button_cancel": "Cancel",
+        "confirm_cancelled": "Cancelled: nothing was sent.",
+        "confirm_expired": "This confirmation expired: nothing was sent. Send the command again.",
+        "confirm_already_used": "Already handled.",
+        "confirm_wrong_user": "This button belongs to another user.",
+        "confirm_unknown": "Unknown confirmation: nothing was sent.",
+        "position_changed": "The position changed: {reason}. Nothing was sent.",
+        "close_running": "⏳ Closing {symbol} {side} on {account}: {size}…",
+        "close_progress": "⏳ Closing {symbol} {side} on {account}: {done}/{orders} orders "
+                          "finished, filled {filled} of {size}",
+        "close_done": "✅ Closed {symbol} {side} on {account}: {filled} of {size}\n"
+                      "Average price {price} · fee {fee} · PnL {pnl}\n{orders}",
+        "close_partial": "⚠️ Partly closed {symbol} {side} on {account}: {filled} of {size}, "
+                         "{unfilled} not filled\nAverage price {price} · fee {fee} · PnL {pnl}"
+                         "\n{orders}",
+        "close_failed": "❌ Not closed {symbol} {side} on {account}: {error}\n{orders}",
+        "order_line": "Order {venue_id}: {state}, filled {filled}, {fills} fills",
+        "order_rejected": "Order rejected: {error}",
+        "reconciled": "🔁 Unfinished orders checked after the restart:\n{lines}",
+        "changed_gone": "no {symbol} {side} position on {account} any more",
+        "changed_smaller": "only {held} is left",
+        "venue_read_failed": "Could not read from the venue: {error}. Nothing was sent.",
     },
 }
 
@@ -102,12 +197,14 @@ COMMANDS: dict[str, dict[str, str]] = {
     "zh": {
         "start": "开始", "help": "帮助", "status": "交易所与任务状态",
         "positions": "持仓 [账户]", "pause": "暂停全部自动操作", "resume": "恢复自动操作",
+        "close": "平仓 币种 数量|N%|all [账户] [long|short]",
         "lang": "语言 zh|en",
     },
     "en": {
         "start": "Start", "help": "Help", "status": "Venues and jobs",
         "positions": "Positions [account]", "pause": "Stop every automatic action",
-        "resume": "Restart automatic actions", "lang": "Language zh|en",
+        "resume": "Restart automatic actions",
+        "close": "Close SYMBOL SIZE|N%|all [account] [long|short]", "lang": "Language zh|en",
     },
 }
 
@@ -134,3 +231,13 @@ def fmt_pct(value: Decimal) -> str:
 def fmt_plain(value: Decimal) -> str:
     """A size or price as exact as the venue gave it, without trailing zeros."""
     return f"{value.normalize():f}"
+
+
+def fmt_signed_usdt(value: Decimal) -> str:
+    return ("+" if value > 0 else "") + fmt_usdt(value)
+
+
+def size_text(lang: str, contracts: Decimal, contract_value: Decimal, coin: str) -> str:
+    """`25 ct (25 APT)`: contracts as the venue counts them, and the coin amount."""
+    unit = text(lang, "contracts")
+    return f"{fmt_plain(contracts)} {unit} ({fmt_plain(contracts * contract_value)} {coin})"

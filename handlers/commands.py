@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from telegram import BotCommand, Update
-from telegram.ext import Application, CommandHandler, MessageHandler, TypeHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 from bot import messages
-from handlers import basic, gate, reports
+from handlers import basic, close, gate, reports
 
 COMMANDS = {
     "start": basic.start,
@@ -15,6 +22,7 @@ COMMANDS = {
     "positions": reports.positions,
     "pause": basic.pause,
     "resume": basic.resume,
+    "close": close.close_command,
     "lang": basic.lang,
 }
 
@@ -23,6 +31,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-1)
     for name, callback in COMMANDS.items():
         app.add_handler(CommandHandler(name, callback))
+    app.add_handler(CallbackQueryHandler(close.on_button, pattern=r"^(cf|cx|cs):"))
     app.add_handler(MessageHandler(filters.ALL, basic.unknown))
     app.add_error_handler(gate.on_error)
 

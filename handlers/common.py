@@ -11,6 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot import messages
 from bot.config import Config
+from bot.execution import Executor
 from bot.venues.base import Venue
 from db.repo import Store
 from jobs.scheduler import Jobs, PauseSwitch
@@ -27,6 +28,7 @@ class Services:
     jobs: Jobs
     pause: PauseSwitch
     clock: Callable[[], datetime]
+    executor: Executor
 
     def lang(self) -> str:
         return self.store.language() or self.config.language

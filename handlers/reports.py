@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.domain import Position
-from bot.messages import fmt_pct, fmt_plain, fmt_usdt
+from bot.messages import fmt_pct, fmt_plain, fmt_usdt, size_text
 from bot.venues.base import Venue
 from handlers.common import VENUE_READ_TIMEOUT, Services, reply, services, split_message
 
@@ -51,8 +51,7 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def position_line(s: Services, p: Position) -> str:
     inst = p.instrument
-    coin = fmt_plain(p.size * inst.contract_value)
-    size = f"{fmt_plain(p.size)} {s.text('contracts')} ({coin} {inst.base})"
+    size = size_text(s.lang(), p.size, inst.contract_value, inst.base)
     return s.text("position_line", symbol=p.symbol, side=s.text(p.side.value), size=size,
                   margin=fmt_usdt(p.margin), rate=fmt_pct(p.profit_rate),
                   lev=fmt_plain(p.leverage))

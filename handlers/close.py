@@ -1,0 +1,237 @@
+"""`/close`: parse, ask which side if both are held, confirm with buttons, then close
+through the one execution path and edit one message as it progresses.
+
+Confirm buttons are single-use and bound to the user who asked (the database decides,
+so a double tap executes once), expire, and are re-validated against a fresh read of
+the position when pressed.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.close_command import (
+    Amount,
+    BadCommand,
+    CloseArgs,
+    choose_positions,
+    close_target,
+    parse_amount,
+    parse_close_args,
+    resolve_instrument,
+)
+from bot.closing import CloseMethod, CloseResult, execute_close, plan_close
+from bot.domain import Position, Side
+from bot.messages import fmt_plain, fmt_signed_usdt, fmt_usdt, size_text
+from bot.venues.base import VenueError
+from handlers.common import Services, services
+
+log = logging.getLogger(__name__)
+
+CONFIRM, CANCEL, SIDE = "cf", "cx", "cs"
+
+
+def _size(s: Services, position: Position, contracts: Decimal) -> str:
+    inst = position.instrument
+    return size_text(s.lang(), contracts, inst.contract_value, inst.base)
+
+
+def _bad(s: Services, exc: BadCommand) -> str:
+    return s.text("bad_argument", reason=s.text(f"bad_{exc.key}", **exc.values),
+                  usage=s.text("usage_close"))
+
+
+async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    message, user = update.effective_message, update.effective_user
+    assert message is not None and user is not None
+    try:
+        args = parse_close_args(context.args or [], list(s.venues))
+        positions = await _positions(s, args)
+        if len(positions) > 1:
+            await _ask_side(s, message, user.id, args)
+            return
+        text, markup = await _confirmation(s, user.id, message.chat_id, positions[0],
+                                           args.amount)
+    except BadCommand as exc:
+        await message.reply_text(_bad(s, exc))
+        return
+    except VenueError as exc:
+        await message.reply_text(s.text("venue_read_failed", error=str(exc)))
+        return
+    sent = await message.reply_text(text, reply_markup=markup)
+    s.store.attach_message(_token(markup), sent.message_id)
+
+
+async def _positions(s: Services, args: CloseArgs) -> list[Position]:
+    accounts = [args.account] if args.account else list(s.venues)
+    held, instruments, first_error = {}, {}, None
+    for account in accounts:
+        venue = s.venues[account]
+        try:
+            inst = resolve_instrument(args.symbol, await venue.instruments())
+        except BadCommand as exc:
+            first_error = first_error or exc
+            continue
+        instruments[account] = inst
+        held[account] = [p for p in await venue.positions() if p.symbol == inst.symbol]
+    if not instruments:
+        assert first_error is not None
+        raise first_error
+    return choose_positions(args, held, instruments)
+
+
+async def _ask_side(s: Services, message: Message, user_id: int, args: CloseArgs) -> None:
+    payload = {"account": args.account, "symbol": args.symbol, "amount": str(args.amount)}
+    token = s.store.create_confirmation(user_id, message.chat_id, "close_side", payload,
+                                       ttl_seconds=s.config.telegram.confirm_timeout_seconds)
+    markup = InlineKeyboardMarkup([
+        [InlineKeyboardButton(s.text(side), callback_data=f"{SIDE}:{token}:{side}")
+         for side in ("long", "short")],
+        [InlineKeyboardButton(s.text("button_cancel"), callback_data=f"{CANCEL}:{token}")]])
+    sent = await message.reply_text(s.text("pick_side", symbol=args.symbol.upper(),
+                                           account=args.account or "-"), reply_markup=markup)
+    s.store.attach_message(token, sent.message_id)
+
+
+async def _confirmation(s: Services, user_id: int, chat_id: int, position: Position,
+                        amount: Amount) -> tuple[str, InlineKeyboardMarkup]:
+    settings = s.config.rules.close
+    target = close_target(position, amount)
+    venue = s.venues[position.account]
+    book = await venue.order_book(position.symbol, settings.book_levels)
+    plan = plan_close(position, target.size, book, settings, s.clock())
+    if plan.method is CloseMethod.MARKET:
+        method = s.text("method_market", worst=fmt_plain(plan.orders[0].price or Decimal(0)),
+                        slippage=fmt_plain(settings.slippage_pct))
+    else:
+        method = s.text("method_batches", n=len(plan.orders),
+                        price=fmt_plain(plan.orders[0].price or Decimal(0)),
+                        interval=fmt_plain(settings.batch_interval_seconds),
+                        minutes=settings.gtt_seconds // 60)
+    token = s.store.create_confirmation(user_id, chat_id, "close", {
+        "account": position.account, "symbol": position.symbol, "side": position.side.value,
+        "size": str(target.size)}, ttl_seconds=s.config.telegram.confirm_timeout_seconds)
+    text = s.text("close_confirm", symbol=position.symbol, side=s.text(position.side.value),
+                  account=position.account, size=_size(s, position, target.size),
+                  held=_size(s, position, position.size),
+                  price=fmt_plain(plan.estimated_price), pnl=fmt_signed_usdt(plan.estimated_pnl),
+                  method=method)
+    return text, InlineKeyboardMarkup([[
+        InlineKeyboardButton(s.text("button_confirm"), callback_data=f"{CONFIRM}:{token}"),
+        InlineKeyboardButton(s.text("button_cancel"), callback_data=f"{CANCEL}:{token}")]])
+
+
+def _token(markup: InlineKeyboardMarkup) -> str:
+    return str(markup.inline_keyboard[0][0].callback_data).split(":")[1]
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    kind, token, *rest = str(query.data).split(":")
+    if kind == CANCEL:
+        result = s.store.cancel_confirmation(token, user.id)
+    else:
+        result = s.store.consume_confirmation(token, user.id)
+    if not result.ok:
+        await query.answer(s.text(f"confirm_{result.reason}"), show_alert=True)
+        if result.reason == "expired":
+            await _edit(query.message, s.text("confirm_expired"))
+        return
+    await query.answer()
+    if kind == CANCEL:
+        await _edit(query.message, s.text("confirm_cancelled"))
+    elif kind == SIDE:
+        await _side_chosen(s, query.message, user.id, result.payload, Side(rest[0]))
+    else:
+        await _execute(s, query.message, user.id, result.payload)
+
+
+async def _side_chosen(s: Services, message: object, user_id: int, payload: dict,
+                       side: Side) -> None:
+    assert isinstance(message, Message)
+    args = CloseArgs(payload["symbol"], parse_amount(payload["amount"]), payload["account"], side)
+    try:
+        [position] = await _positions(s, args)
+        text, markup = await _confirmation(s, user_id, message.chat_id, position, args.amount)
+    except BadCommand as exc:
+        await _edit(message, _bad(s, exc))
+        return
+    await _edit(message, text, markup)
+    s.store.attach_message(_token(markup), message.message_id)
+
+
+async def _execute(s: Services, message: object, user_id: int, payload: dict) -> None:
+    assert isinstance(message, Message)
+    account, symbol, side = payload["account"], payload["symbol"], Side(payload["side"])
+    size = Decimal(payload["size"])
+    venue = s.venues[account]
+    # Re-validate against a fresh read: the position may have moved since the question.
+    position = next((p for p in await venue.positions()
+                     if p.symbol == symbol and p.side is side), None)
+    if position is None or size > position.size:
+        reason = (s.text("changed_gone", symbol=symbol, side=s.text(side.value),
+                         account=account) if position is None else
+                  s.text("changed_smaller", held=_size(s, position, position.size)))
+        await _edit(message, s.text("position_changed", reason=reason))
+        return
+    names = {"symbol": symbol, "side": s.text(side.value), "account": account}
+    action = s.store.create_action("close", account, symbol, side.value, "command", payload,
+                                   requested_by=user_id, chat_id=message.chat_id)
+    s.store.update_action(action, state="running", message_id=message.message_id)
+    await _edit(message, s.text("close_running", size=_size(s, position, size), **names))
+    settings = s.config.rules.close
+    plan = plan_close(position, size, await venue.order_book(symbol, settings.book_levels),
+                      settings, s.clock())
+
+    async def progress(result: CloseResult) -> None:
+        if len(result.outcomes) < len(plan.orders):
+            await _edit(message, s.text(
+                "close_progress", done=len(result.outcomes), orders=len(plan.orders),
+                filled=_size(s, position, result.filled_size),
+                size=_size(s, position, size), **names))
+
+    result = await execute_close(s.executor, venue, action, plan, settings, progress)
+    state = ("done" if result.unfilled_size == 0 else
+             "partial" if result.filled_size > 0 else "failed")
+    s.store.update_action(action, state=state, result={
+        "filled": str(result.filled_size), "fee": str(result.fee),
+        "pnl": str(result.realized_pnl), "errors": result.errors})
+    s.store.record_event(f"close_{state}", f"{symbol} {side} {result.filled_size}/{size}",
+                         account=account, symbol=symbol, side=side.value, action_id=action)
+    await _edit(message, close_report(s, position, result))
+
+
+def close_report(s: Services, position: Position, result: CloseResult) -> str:
+    orders = "\n".join(
+        s.text("order_line", venue_id=o.order.venue_id, state=o.order.state.value,
+               filled=_size(s, position, o.filled_size), fills=len(o.fills))
+        if o.order is not None else s.text("order_rejected", error=str(o.error))
+        for o in result.outcomes)
+    names = {"symbol": position.symbol, "side": s.text(position.side.value),
+             "account": position.account, "orders": orders}
+    if result.filled_size == 0:
+        return s.text("close_failed", error="; ".join(result.errors) or "-", **names)
+    key = "close_done" if result.unfilled_size == 0 else "close_partial"
+    return s.text(key, filled=_size(s, position, result.filled_size),
+                  size=_size(s, position, result.plan.size),
+                  unfilled=_size(s, position, result.unfilled_size),
+                  price=fmt_plain(result.average_price or Decimal(0)),
+                  fee=fmt_usdt(result.fee), pnl=fmt_signed_usdt(result.realized_pnl), **names)
+
+
+async def _edit(message: object, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    if not isinstance(message, Message):
+        return
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
