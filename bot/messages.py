@@ -95,6 +95,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "order_rejected": "订单被拒绝：{error}",
         "reconciled": "🔁 重启后核对未完成的订单：\n{lines}",
         "changed_gone": "{account} 上已没有 {symbol} {side} 持仓",
+        "state_live": "挂单中", "state_partially_filled": "部分成交", "state_filled": "全部成交",
+        "state_canceled": "已撤销", "state_rejected": "被拒绝", "state_expired": "已过期",
         "changed_smaller": "现在只剩 {held}",
         "venue_read_failed": "读取交易所失败：{error}。没有下任何单。",
     },
@@ -187,6 +189,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "order_rejected": "Order rejected: {error}",
         "reconciled": "🔁 Unfinished orders checked after the restart:\n{lines}",
         "changed_gone": "no {symbol} {side} position on {account} any more",
+        "state_live": "open", "state_partially_filled": "partly filled", "state_filled": "filled",
+        "state_canceled": "cancelled", "state_rejected": "rejected", "state_expired": "expired",
         "changed_smaller": "only {held} is left",
         "venue_read_failed": "Could not read from the venue: {error}. Nothing was sent.",
     },
@@ -231,6 +235,11 @@ def fmt_pct(value: Decimal) -> str:
 def fmt_plain(value: Decimal) -> str:
     """A size or price as exact as the venue gave it, without trailing zeros."""
     return f"{value.normalize():f}"
+
+
+def fmt_fee(value: Decimal) -> str:
+    """Fees of small closes are fractions of a cent: four places, not two."""
+    return f"{fmt_decimal(value, 4)} USDT"
 
 
 def fmt_signed_usdt(value: Decimal) -> str:

@@ -27,7 +27,7 @@ from bot.close_command import (
 )
 from bot.closing import CloseMethod, CloseResult, execute_close, plan_close
 from bot.domain import Position, Side
-from bot.messages import fmt_plain, fmt_signed_usdt, fmt_usdt, size_text
+from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt, size_text
 from bot.venues.base import VenueError
 from handlers.common import Services, services
 
@@ -211,7 +211,8 @@ async def _execute(s: Services, message: object, user_id: int, payload: dict) ->
 
 def close_report(s: Services, position: Position, result: CloseResult) -> str:
     orders = "\n".join(
-        s.text("order_line", venue_id=o.order.venue_id, state=o.order.state.value,
+        s.text("order_line", venue_id=o.order.venue_id,
+               state=s.text(f"state_{o.order.state.value}"),
                filled=_size(s, position, o.filled_size), fills=len(o.fills))
         if o.order is not None else s.text("order_rejected", error=str(o.error))
         for o in result.outcomes)
@@ -224,7 +225,7 @@ def close_report(s: Services, position: Position, result: CloseResult) -> str:
                   size=_size(s, position, result.plan.size),
                   unfilled=_size(s, position, result.unfilled_size),
                   price=fmt_plain(result.average_price or Decimal(0)),
-                  fee=fmt_usdt(result.fee), pnl=fmt_signed_usdt(result.realized_pnl), **names)
+                  fee=fmt_fee(result.fee), pnl=fmt_signed_usdt(result.realized_pnl), **names)
 
 
 async def _edit(message: object, text: str, markup: InlineKeyboardMarkup | None = None) -> None:

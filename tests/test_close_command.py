@@ -12,7 +12,7 @@ import pytest
 from bot.app import BotApp
 from bot.config import parse_config
 from bot.domain import OrderRequest, OrderSide, OrderState, OrderType, Side
-from bot.messages import fmt_plain, fmt_signed_usdt, fmt_usdt
+from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt
 from handlers.local_chat import LocalChat
 
 USER, OTHER = 1001, 1002
@@ -75,7 +75,7 @@ async def test_close_25_percent_confirmed(tmp_path):
         price = sum(f.price * f.size for f in fills) / sum(f.size for f in fills)
         assert said[-1] == (
             "✅ Closed APT-USDT-SWAP long on sub1: 15 ct (15 APT) of 15 ct (15 APT)\n"
-            f"Average price {fmt_plain(price)} · fee {fmt_usdt(fee)} · "
+            f"Average price {fmt_plain(price)} · fee {fmt_fee(fee)} · "
             f"PnL {fmt_signed_usdt(pnl)}\n"
             f"Order {order.venue_id}: filled, filled 15 ct (15 APT), {len(fills)} fills")
         assert chat.choices == []  # the buttons are gone
