@@ -219,7 +219,8 @@ def close_report(s: Services, position: Position, result: CloseResult) -> str:
     names = {"symbol": position.symbol, "side": s.text(position.side.value),
              "account": position.account, "orders": orders}
     if result.filled_size == 0:
-        return s.text("close_failed", error="; ".join(result.errors) or "-", **names)
+        error = "; ".join(result.errors) or s.text("nothing_filled")
+        return s.text("close_failed", error=error, **names)
     key = "close_done" if result.unfilled_size == 0 else "close_partial"
     return s.text(key, filled=_size(s, position, result.filled_size),
                   size=_size(s, position, result.plan.size),

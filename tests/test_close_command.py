@@ -175,6 +175,19 @@ async def test_a_rejection_names_the_venue_code(tmp_path):
         assert app.store.recent_actions(1)[0].state == "failed"
 
 
+async def test_an_order_that_never_fills_is_reported_unfilled_and_cancelled(tmp_path):
+    async with bot(tmp_path, follow_timeout_seconds=1) as (app, chat):
+        await chat.ask("/close APT 10 sub1")
+        app.paper.exchange.faults.never_fill("sub1")
+        said = await chat.choose("Confirm", timeout=10)
+        [order] = orders(app)
+        assert said[-1] == (
+            "❌ Not closed APT-USDT-SWAP long on sub1: nothing filled in time; the order was "
+            f"cancelled\nOrder {order.venue_id}: cancelled, filled 0 ct (0 APT), 0 fills")
+        assert order.state is OrderState.CANCELED
+        assert [p.size for p in await app.venues["sub1"].positions()] == [D("60")]
+
+
 async def test_restart_reconciles_an_order_sent_before_the_stop(tmp_path):
     from bot.execution import client_id_for
 
