@@ -8,7 +8,7 @@ adapters flip it at the edge so nothing inside has to remember).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -162,9 +162,6 @@ class Order:
     @property
     def unfilled_size(self) -> Decimal:
         return self.size - self.filled_size
-
-    def with_(self, **changes: object) -> Order:
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True, slots=True)

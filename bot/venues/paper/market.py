@@ -30,7 +30,7 @@ class BookShape:
 class _Book:
     bids: list[list[Decimal]] = field(default_factory=list)  # [price, size], best first
     asks: list[list[Decimal]] = field(default_factory=list)
-    pinned: bool = False  # set by a test: survives mark moves until cleared
+    pinned: bool = False  # set by a test: survives mark moves
 
 
 class Market:
@@ -63,12 +63,6 @@ class Market:
     def freeze(self, symbol: str | None = None) -> None:
         self.frozen.update([symbol] if symbol else self.instruments)
 
-    def unfreeze(self, symbol: str | None = None) -> None:
-        if symbol:
-            self.frozen.discard(symbol)
-        else:
-            self.frozen.clear()
-
     def walk(self) -> list[str]:
         """Move every unfrozen mark one random step; returns the symbols that moved."""
         moved = []
@@ -95,15 +89,12 @@ class Market:
 
     def set_book(self, symbol: str, bids: list[tuple[Decimal, Decimal]],
                  asks: list[tuple[Decimal, Decimal]]) -> None:
-        """Pin an exact book (tests): it is consumed by orders and survives mark moves."""
+        """Pin an exact book (tests): orders consume it; mark moves leave it in place."""
         self._books[symbol] = _Book(
             bids=[[p, s] for p, s in sorted(bids, key=lambda lv: -lv[0])],
             asks=[[p, s] for p, s in sorted(asks, key=lambda lv: lv[0])],
             pinned=True,
         )
-
-    def clear_book(self, symbol: str) -> None:
-        self._books.pop(symbol, None)
 
     def book(self, symbol: str, depth: int) -> tuple[tuple[BookLevel, ...], tuple[BookLevel, ...]]:
         b = self._book(symbol)
