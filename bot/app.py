@@ -20,6 +20,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from bot import messages
 from bot.config import Config
 from bot.execution import Executor, FollowSettings
+from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.venues.base import Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
 from db.records import StepRecord
@@ -65,25 +66,30 @@ class BotApp:
         self.config = config
         self.clock = clock
         self.chat = chat
-        self.db = Database(config.database.url)
-        self.db.migrate()
-        self.store = Store(self.db, clock=clock)
-        self.venues: dict[str, Venue]
-        self.paper: PaperRuntime | None
-        self.venues, self.paper = build_venues(config, clock, base_dir)
-        self.application = self._telegram()
-        self.pause = PauseSwitch(self.store.is_paused(), self.store.set_paused)
-        assert self.application.job_queue is not None, "python-telegram-bot[job-queue] missing"
-        self.jobs = Jobs(self.application.job_queue, self.pause, on_error=self._job_failed)
-        close = config.rules.close
-        self.executor = Executor(self.store, client_prefix=self._client_prefix(), follow=(
-            FollowSettings(timeout_seconds=close.follow_timeout_seconds,
-                           poll_seconds=float(close.follow_poll_seconds))))
-        self.application.bot_data[SERVICES_KEY] = Services(
-            config=config, store=self.store, venues=self.venues, jobs=self.jobs,
-            pause=self.pause, clock=clock, executor=self.executor)
-        commands.register(self.application)
-        self._schedule()
+        self.lock = InstanceLock(config.database.url)
+        try:
+            self.db = Database(config.database.url)
+            self.db.migrate()
+            self.store = Store(self.db, clock=clock)
+            self.venues: dict[str, Venue]
+            self.paper: PaperRuntime | None
+            self.venues, self.paper = build_venues(config, clock, base_dir)
+            self.application = self._telegram()
+            self.pause = PauseSwitch(self.store.is_paused(), self.store.set_paused)
+            assert self.application.job_queue is not None, "python-telegram-bot[job-queue] missing"
+            self.jobs = Jobs(self.application.job_queue, self.pause, on_error=self._job_failed)
+            close = config.rules.close
+            self.executor = Executor(self.store, client_prefix=self._client_prefix(), follow=(
+                FollowSettings(timeout_seconds=close.follow_timeout_seconds,
+                               poll_seconds=float(close.follow_poll_seconds))))
+            self.application.bot_data[SERVICES_KEY] = Services(
+                config=config, store=self.store, venues=self.venues, jobs=self.jobs,
+                pause=self.pause, clock=clock, executor=self.executor)
+            commands.register(self.application)
+            self._schedule()
+        except BaseException:
+            self.lock.release()
+            raise
 
     @classmethod
     def for_config(cls, config: Config) -> BotApp:
@@ -94,7 +100,7 @@ class BotApp:
                              username="console")
         try:
             return cls(config, chat=chat)
-        except VenueSetupError as exc:
+        except (VenueSetupError, AlreadyRunning) as exc:
             raise StartupError(str(exc)) from None
         except SQLAlchemyError as exc:
             raise StartupError(f"database {config.database.display_url}: "
@@ -199,6 +205,7 @@ class BotApp:
         for venue in self.venues.values():
             await venue.close()
         self.db.dispose()
+        self.lock.release()
 
 
 async def _until_signalled() -> None:

@@ -72,3 +72,22 @@ def test_a_venue_that_cannot_be_opened_stops_the_start_with_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().startswith("cannot start: accounts[0] (main): venue 'lighter'")
     assert "secret-key-material" not in done.stderr + done.stdout
+
+
+def test_a_second_bot_on_the_same_database_refuses_to_start(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if k not in ("BOT_CONFIG", "TELEGRAM_BOT_TOKEN")}
+    first = subprocess.Popen([sys.executable, str(ROOT / "bot.py")], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=tmp_path, env=clean)
+    try:
+        first.stdin.write("/start\n")
+        first.stdin.flush()
+        first.stdout.readline()  # the greeting: the first bot is up and holds the lock
+        second = run_bot(tmp_path, stdin="/positions\n")
+        assert second.returncode == 1
+        assert second.stderr.strip().startswith(
+            "cannot start: another bot is already running on data/bot.db")
+        assert "持仓" not in second.stdout
+    finally:
+        first.stdin.close()
+        assert first.wait(timeout=30) == 0
