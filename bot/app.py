@@ -18,7 +18,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot import messages
-from bot.config import Config
+from bot.config import AlertMode, Config, RuleMode
 from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.venues.base import Venue
@@ -31,6 +31,7 @@ from handlers.common import SERVICES_KEY, Services
 from handlers.console import ConsoleChat
 from handlers.local_chat import LocalChat, local_application_builder
 from jobs.positions import log_position_changes
+from jobs.profit_rules import ProfitRules
 from jobs.scheduler import Jobs, PauseSwitch
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,14 @@ class BotApp:
         for name, venue in self.venues.items():
             self.jobs.add(f"position_log:{name}", POSITION_LOG_SECONDS,
                           lambda v=venue: log_position_changes(v, self.store))
+        for account in self.config.accounts:
+            modes = {account.rule_mode("take_profit"), account.rule_mode("hedge")}
+            if modes == {RuleMode.OFF}:
+                continue
+            rules = ProfitRules(self.config, account, self.venues[account.name], self.store,
+                                self.executor, self.notify, self.clock)
+            self.jobs.add(f"take_profit:{account.name}",
+                          self.config.rules.take_profit.interval_seconds, rules.run)
 
     @staticmethod
     def _async(func: Callable[[], None]) -> Callable[[], asyncio.Future[None]]:
@@ -156,6 +165,7 @@ class BotApp:
             await app.bot.set_my_commands(commands.bot_commands(self.config.language))
             unfinished = self.store.unfinished_steps()
             await app.start()
+            self.jobs.start()
             assert app.updater is not None
             await app.updater.start_polling(
                 poll_interval=0, timeout=1 if self.chat is not None else 10,
@@ -190,16 +200,22 @@ class BotApp:
                 failed = any(st.state == "failed" for st in action.steps)
                 self.store.update_action(action_id, state="partial" if failed else "done")
         self.store.record_event("reconciled", "; ".join(lines)[:500], severity="warning")
-        await self.alert(messages.text(self.store.language() or self.config.language,
-                                       "reconciled", lines="\n".join(lines)))
+        await self.notify("system", messages.text(
+            self.store.language() or self.config.language, "reconciled",
+            lines="\n".join(lines)))
 
-    async def alert(self, text: str) -> None:
-        """A push message to every alert chat; one chat failing does not stop the others."""
+    async def notify(self, kind: str, text: str) -> None:
+        """A push message to every alert chat, as `telegram.alerts.<kind>` says (on, silent
+        or off); one chat failing does not stop the others."""
+        mode = getattr(self.config.telegram.alerts, kind)
+        if mode is AlertMode.OFF:
+            return
         for chat_id in self.config.telegram.alert_chat_ids:
             try:
-                await self.application.bot.send_message(chat_id, text)
+                await self.application.bot.send_message(
+                    chat_id, text, disable_notification=mode is AlertMode.SILENT)
             except Exception:  # an alert that cannot be delivered is logged, not fatal
-                log.exception("alert_failed chat_id=%s", chat_id)
+                log.exception("alert_failed chat_id=%s kind=%s", chat_id, kind)
 
     async def close(self) -> None:
         for venue in self.venues.values():

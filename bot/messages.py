@@ -95,6 +95,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "order_rejected": "订单被拒绝：{error}",
         "nothing_filled": "在等待时间内没有成交，订单已撤销",
         "reconciled": "🔁 重启后核对未完成的订单：\n{lines}",
+        "tp_done": "🎯 止盈第 {tier} 档：{symbol} {side}（{account}）\n收益率 {rate} · 保证金 {margin}\n"
+                   "持仓 {before} → 平仓 {closed}，均价 {price}\n手续费 {fee} · 盈亏 {pnl} · "
+                   "剩余 {left}\n订单 {orders}",
+        "tp_failed": "❌ 止盈第 {tier} 档未执行：{symbol} {side}（{account}）：{error}",
+        "tp_observe": "👀 观察模式：将平仓 {closing}（{symbol} {side}，{account}），第 {tier} 档"
+                      "（收益率 {rate}，保证金 {margin}）",
+        "hedge_done": "🛡 对冲：{symbol}（{account}）{winner_side} {winner_rate}，{side} {loser_rate}\n"
+                      "平仓 {closed} / {before}（{share}），均价 {price}\n手续费 {fee} · 盈亏 {pnl} · "
+                      "剩余 {left}\n订单 {orders}",
+        "hedge_failed": "❌ 对冲未执行：{symbol} {side}（{account}）：{error}",
+        "hedge_observe": "👀 观察模式：将平仓 {closing}（{symbol} {side}，{account}，{share}），保留 "
+                         "{keep}：{winner_side} {winner_rate}，{side} {loser_rate}",
         "changed_gone": "{account} 上已没有 {symbol} {side} 持仓",
         "state_live": "挂单中", "state_partially_filled": "部分成交", "state_filled": "全部成交",
         "state_canceled": "已撤销", "state_rejected": "被拒绝", "state_expired": "已过期",
@@ -190,6 +202,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "order_rejected": "Order rejected: {error}",
         "nothing_filled": "nothing filled in time; the order was cancelled",
         "reconciled": "🔁 Unfinished orders checked after the restart:\n{lines}",
+        "tp_done": "🎯 Take-profit tier {tier}: {symbol} {side} on {account}\n"
+                   "Profit {rate} · margin {margin}\nSize {before} → closed {closed} at {price}\n"
+                   "Fee {fee} · PnL {pnl} · left {left}\nOrder {orders}",
+        "tp_failed": "❌ Take-profit tier {tier} not executed: {symbol} {side} on {account}: "
+                     "{error}",
+        "tp_observe": "👀 Observe: would close {closing} of {symbol} {side} on {account}, "
+                      "tier {tier} (profit {rate}, margin {margin})",
+        "hedge_done": "🛡 Hedge: {symbol} on {account}: {winner_side} {winner_rate}, {side} "
+                      "{loser_rate}\nClosed {closed} of {before} ({share}) at {price}\n"
+                      "Fee {fee} · PnL {pnl} · left {left}\nOrder {orders}",
+        "hedge_failed": "❌ Hedge not executed: {symbol} {side} on {account}: {error}",
+        "hedge_observe": "👀 Observe: would close {closing} of {symbol} {side} on {account} "
+                         "({share}), keeping {keep}: {winner_side} {winner_rate}, {side} "
+                         "{loser_rate}",
         "changed_gone": "no {symbol} {side} position on {account} any more",
         "state_live": "open", "state_partially_filled": "partly filled", "state_filled": "filled",
         "state_canceled": "cancelled", "state_rejected": "rejected", "state_expired": "expired",

@@ -19,6 +19,7 @@ from telegram.ext import ContextTypes, JobQueue
 log = logging.getLogger(__name__)
 
 JobFunc = Callable[[], Awaitable[None]]
+FIRST_RUN_DELAY = 0.2  # seconds after start for jobs that should run at once
 
 
 class PauseSwitch:
@@ -58,18 +59,27 @@ class Jobs:
         self._pause = pause
         self._on_error = on_error
         self._jobs: dict[str, tuple[JobFunc, JobStatus]] = {}
+        self._first: dict[str, float | None] = {}
 
     def add(self, name: str, interval_seconds: float, func: JobFunc, *,
             pausable: bool = True, first: float | None = None) -> None:
+        """Register a job; it is scheduled by `start`, once the scheduler runs."""
         if name in self._jobs:
             raise ValueError(f"job {name!r} is scheduled already")
         self._jobs[name] = (func, JobStatus(name, interval_seconds, pausable))
-        self._queue.run_repeating(
-            self._tick, interval=interval_seconds, first=first if first is not None else 0,
-            name=name, data=name,
-            job_kwargs={"max_instances": 1, "coalesce": True,
-                        "misfire_grace_time": max(1, int(interval_seconds))},
-        )
+        self._first[name] = first
+
+    def start(self) -> None:
+        for name, (_, status) in self._jobs.items():
+            first = self._first[name]
+            self._queue.run_repeating(
+                # APScheduler skips a first run whose time has already passed when the job
+                # is added, so "at once" is a moment from now, not now.
+                self._tick, interval=status.interval_seconds,
+                first=first if first is not None else FIRST_RUN_DELAY, name=name, data=name,
+                job_kwargs={"max_instances": 1, "coalesce": True,
+                            "misfire_grace_time": max(1, int(status.interval_seconds))},
+            )
 
     async def run_now(self, name: str) -> None:
         """Run one job once, through the same guards (tests, and a future /run command)."""

@@ -25,6 +25,10 @@ def make_config(tmp_path, **telegram):
         "telegram": {"allowed_user_ids": [USER], **telegram},
         "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
         "paper": {"state_path": str(tmp_path / "paper.json")},
+        # the demo accounts, without the rule loops that would change them under the test
+        "accounts": [{"name": n, "venue": "paper", "role": r,
+                      "rules": {"take_profit": False, "hedge": False}}
+                     for n, r in (("main", "main"), ("sub1", "sub"))],
     })
 
 

@@ -33,6 +33,10 @@ def make_config(tmp_path, **close):
         "telegram": {"allowed_user_ids": [USER, OTHER]},
         "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
         "paper": {"state_path": str(tmp_path / "paper.json"), "random_walk_step": "0"},
+        # the demo accounts, without the rule loops: these tests are about /close alone
+        "accounts": [{"name": n, "venue": "paper", "role": r,
+                      "rules": {"take_profit": False, "hedge": False}}
+                     for n, r in (("main", "main"), ("sub1", "sub"))],
         "rules": {"close": {"follow_poll_seconds": "0.01", **close}},
     })
 
