@@ -12,7 +12,6 @@ import logging
 from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.close_command import (
@@ -29,11 +28,10 @@ from bot.closing import CloseMethod, CloseResult, execute_close, plan_close
 from bot.domain import Position, Side
 from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt, size_text
 from bot.venues.base import VenueError
-from handlers.common import Services, services
+from handlers.common import CANCEL, CONFIRM, SIDE, Services, edit, services
 
 log = logging.getLogger(__name__)
 
-CONFIRM, CANCEL, SIDE = "cf", "cx", "cs"
 
 
 def _size(s: Services, position: Position, contracts: Decimal) -> str:
@@ -131,44 +129,21 @@ def _token(markup: InlineKeyboardMarkup) -> str:
     return str(markup.inline_keyboard[0][0].callback_data).split(":")[1]
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
-    query, user = update.callback_query, update.effective_user
-    assert query is not None and user is not None
-    kind, token, *rest = str(query.data).split(":")
-    if kind == CANCEL:
-        result = s.store.cancel_confirmation(token, user.id)
-    else:
-        result = s.store.consume_confirmation(token, user.id)
-    if not result.ok:
-        await query.answer(s.text(f"confirm_{result.reason}"), show_alert=True)
-        if result.reason == "expired":
-            await _edit(query.message, s.text("confirm_expired"))
-        return
-    await query.answer()
-    if kind == CANCEL:
-        await _edit(query.message, s.text("confirm_cancelled"))
-    elif kind == SIDE:
-        await _side_chosen(s, query.message, user.id, result.payload, Side(rest[0]))
-    else:
-        await _execute(s, query.message, user.id, result.payload)
-
-
-async def _side_chosen(s: Services, message: object, user_id: int, payload: dict,
-                       side: Side) -> None:
+async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
+                      side: Side) -> None:
     assert isinstance(message, Message)
     args = CloseArgs(payload["symbol"], parse_amount(payload["amount"]), payload["account"], side)
     try:
         [position] = await _positions(s, args)
         text, markup = await _confirmation(s, user_id, message.chat_id, position, args.amount)
     except BadCommand as exc:
-        await _edit(message, _bad(s, exc))
+        await edit(message, _bad(s, exc))
         return
-    await _edit(message, text, markup)
+    await edit(message, text, markup)
     s.store.attach_message(_token(markup), message.message_id)
 
 
-async def _execute(s: Services, message: object, user_id: int, payload: dict) -> None:
+async def execute(s: Services, message: object, user_id: int, payload: dict) -> None:
     assert isinstance(message, Message)
     account, symbol, side = payload["account"], payload["symbol"], Side(payload["side"])
     size = Decimal(payload["size"])
@@ -180,20 +155,20 @@ async def _execute(s: Services, message: object, user_id: int, payload: dict) ->
         reason = (s.text("changed_gone", symbol=symbol, side=s.text(side.value),
                          account=account) if position is None else
                   s.text("changed_smaller", held=_size(s, position, position.size)))
-        await _edit(message, s.text("position_changed", reason=reason))
+        await edit(message, s.text("position_changed", reason=reason))
         return
     names = {"symbol": symbol, "side": s.text(side.value), "account": account}
     action = s.store.create_action("close", account, symbol, side.value, "command", payload,
                                    requested_by=user_id, chat_id=message.chat_id)
     s.store.update_action(action, state="running", message_id=message.message_id)
-    await _edit(message, s.text("close_running", size=_size(s, position, size), **names))
+    await edit(message, s.text("close_running", size=_size(s, position, size), **names))
     settings = s.config.rules.close
     plan = plan_close(position, size, await venue.order_book(symbol, settings.book_levels),
                       settings, s.clock())
 
     async def progress(result: CloseResult) -> None:
         if len(result.outcomes) < len(plan.orders):
-            await _edit(message, s.text(
+            await edit(message, s.text(
                 "close_progress", done=len(result.outcomes), orders=len(plan.orders),
                 filled=_size(s, position, result.filled_size),
                 size=_size(s, position, size), **names))
@@ -206,7 +181,7 @@ async def _execute(s: Services, message: object, user_id: int, payload: dict) ->
         "pnl": str(result.realized_pnl), "errors": result.errors})
     s.store.record_event(f"close_{state}", f"{symbol} {side} {result.filled_size}/{size}",
                          account=account, symbol=symbol, side=side.value, action_id=action)
-    await _edit(message, close_report(s, position, result))
+    await edit(message, close_report(s, position, result))
 
 
 def close_report(s: Services, position: Position, result: CloseResult) -> str:
@@ -227,13 +202,3 @@ def close_report(s: Services, position: Position, result: CloseResult) -> str:
                   unfilled=_size(s, position, result.unfilled_size),
                   price=fmt_plain(result.average_price or Decimal(0)),
                   fee=fmt_fee(result.fee), pnl=fmt_signed_usdt(result.realized_pnl), **names)
-
-
-async def _edit(message: object, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    if not isinstance(message, Message):
-        return
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise

@@ -13,7 +13,7 @@ from telegram.ext import (
 )
 
 from bot import messages
-from handlers import basic, close, gate, reports
+from handlers import basic, buttons, close, gate, reports, tp
 
 COMMANDS = {
     "start": basic.start,
@@ -23,6 +23,7 @@ COMMANDS = {
     "pause": basic.pause,
     "resume": basic.resume,
     "close": close.close_command,
+    "tp": tp.tp_command,
     "lang": basic.lang,
 }
 
@@ -31,7 +32,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-1)
     for name, callback in COMMANDS.items():
         app.add_handler(CommandHandler(name, callback))
-    app.add_handler(CallbackQueryHandler(close.on_button, pattern=r"^(cf|cx|cs):"))
+    app.add_handler(CallbackQueryHandler(buttons.on_button, pattern=r"^(cf|cx|cs):"))
     app.add_handler(MessageHandler(filters.ALL, basic.unknown))
     app.add_error_handler(gate.on_error)
 

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import messages
@@ -17,6 +18,8 @@ from db.repo import Store
 from jobs.scheduler import Jobs, PauseSwitch
 
 SERVICES_KEY = "services"
+# Callback data prefixes of confirmation buttons: "<prefix>:<token>[:<choice>]".
+CONFIRM, CANCEL, SIDE = "cf", "cx", "cs"
 VENUE_READ_TIMEOUT = 10.0  # seconds a report waits for one venue before saying it is down
 
 
@@ -59,3 +62,14 @@ def split_message(text: str, limit: int = 4000) -> list[str]:
     if current:
         parts.append(current)
     return parts
+
+
+async def edit(message: object, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Edit a message the bot sent; editing to the same text is not an error."""
+    if not isinstance(message, Message):
+        return
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise

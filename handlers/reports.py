@@ -8,10 +8,12 @@ from datetime import datetime
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.config import RuleMode
 from bot.domain import Position
 from bot.messages import fmt_pct, fmt_plain, fmt_usdt, size_text
 from bot.venues.base import Venue
 from handlers.common import VENUE_READ_TIMEOUT, Services, reply, services, split_message
+from handlers.tp import status_text, tier_status
 
 
 def _error_text(exc: BaseException) -> str:
@@ -82,8 +84,13 @@ async def positions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not held:
             return s.text("positions_none", account=name, venue=venue.venue)
         ordered = sorted(held, key=lambda p: (p.symbol, p.side.value))
-        return "\n".join([s.text("positions_title", account=name, venue=venue.venue)]
-                         + [position_line(s, p) for p in ordered])
+        account = s.config.account(name)
+        lines = [s.text("positions_title", account=name, venue=venue.venue)]
+        for p in ordered:
+            lines.append(position_line(s, p))
+            if account.rule_mode("take_profit") is not RuleMode.OFF:
+                lines.append("  TP: " + status_text(s, tier_status(s, account, p)))
+        return "\n".join(lines)
 
     sections = await asyncio.gather(*(section(n) for n in names))
     for part in split_message("\n\n".join(sections)):

@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 Notify = Callable[[str, str], Awaitable[None]]  # (alert kind, text)
 
 
+def fired_count(state: dict | None, position: Position) -> int:
+    """Tiers fired on this position: none if the saved ladder belongs to an earlier entry."""
+    if state is None or state.get("entry") != str(position.entry_price):
+        return 0
+    return int(state["fired"])
+
+
 def ladder_key(mode: RuleMode) -> str:
     # Observe mode keeps its own ladder: switching a rule on must not inherit tiers that
     # were only ever "would have fired".
@@ -80,9 +87,11 @@ class ProfitRules:
         fired = {}
         for p in positions:
             state = saved.pop((p.symbol, p.side.value), None)
-            if state is not None and state.get("entry") == str(p.entry_price):
-                fired[p.key] = int(state["fired"])
-            elif state is not None:
+            if state is None:
+                continue
+            if state.get("entry") == str(p.entry_price):
+                fired[p.key] = fired_count(state, p)
+            else:
                 self.store.delete_rule_state(account, p.symbol, p.side.value, rule)
                 self.store.record_event("tp_ladder_restarted", f"{p.symbol} {p.side}: new entry "
                                         f"{p.entry_price}", account=account, symbol=p.symbol,

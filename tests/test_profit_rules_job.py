@@ -158,3 +158,35 @@ async def test_hedge_closes_the_losing_side(tmp_path):
                                   "Closed 98 ct (98 APT) of 100 ct (100 APT) (98.00%)")
         await step(app, "5.05")  # the short now holds about 1 USDT: nothing more
         assert len(closes(app)) == 1
+
+
+async def test_tp_command_shows_the_ladder_and_reset_restarts_it(tmp_path):
+    import asyncio
+
+    config = make_config(tmp_path)
+    config.rules.take_profit.interval_seconds = 3600  # only the test runs the job
+    chat = LocalChat(user_id=USER)
+    app = BotApp(config, chat=chat)
+    stop = asyncio.Event()
+    serving = asyncio.create_task(app.serve(stop))
+    try:
+        await chat.ask("/status")
+        seed(app)
+        await step(app, "5.13")
+        said = "\n".join(await chat.ask("/tp apt"))
+        assert "APT-USDT-SWAP long · profit 26.00% · margin 35.00 USDT\n" \
+               "  ✅ 25%→30% · ▫️ 35%→50% · ▫️ 50%→50%\n" \
+               "  next: tier 2 at 35.00% (now 26.00%)" in said
+        assert "APT-USDT-SWAP short · profit -26.00%" in said
+        [question] = await chat.ask("/tp reset APT long main")
+        assert question.startswith("Reset the take-profit ladder of APT-USDT-SWAP long on main?")
+        assert await chat.choose("Confirm") == [
+            "The take-profit ladder of APT-USDT-SWAP long on main is reset."]
+        assert "tier 1 fires on the next run" in "\n".join(await chat.ask("/tp APT"))
+        await step(app, "5.13")
+        assert [c[3] for c in closes(app)] == [D("30"), D("21")]  # tier 1 again, of 70
+        assert (await chat.ask("/tp reset APT sideways")) == [
+            "Usage: /tp [SYMBOL] | /tp reset SYMBOL long|short [account]"]
+    finally:
+        stop.set()
+        await serving
