@@ -36,9 +36,11 @@ class HedgeSkip:
 
 def pairs(positions: Sequence[Position]) -> list[tuple[Position, Position]]:
     """(long, short) of every instrument an account holds on both sides."""
-    by_key = {(p.account, p.symbol, p.side): p for p in positions}
-    return [(p, by_key[(p.account, p.symbol, Side.SHORT)]) for p in positions
-            if p.side is Side.LONG and (p.account, p.symbol, Side.SHORT) in by_key]
+    longs: dict[tuple[str, str], Position] = {}
+    shorts: dict[tuple[str, str], Position] = {}
+    for p in positions:
+        (longs if p.side is Side.LONG else shorts)[(p.account, p.instrument.symbol)] = p
+    return [(long, shorts[key]) for key, long in longs.items() if key in shorts]
 
 
 def hedge(positions: Sequence[Position], keep_margin: Decimal,

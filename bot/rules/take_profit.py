@@ -73,11 +73,15 @@ def take_profit(positions: Sequence[Position], fired: Mapping[PositionKey, int],
     """The tier closes this run should make: at most one per position."""
     closes = []
     for position in positions:
+        # The cheap refusals first: this runs over every position of every account.
+        if position.margin <= min_margin:
+            continue
         count = fired.get(position.key, 0)
         ladder = ladder_for(position)
-        status = ladder_status(position, count, ladder, min_margin)
-        if status.skip is None and status.next_tier is not None:
-            size = close_size_for_percent(position.size, status.next_tier.close_pct,
-                                          position.instrument)
-            closes.append(TierClose(position, count + 1, status.next_tier, size))
+        if count >= len(ladder) or position.profit_rate < ladder[count].profit_pct:
+            continue
+        tier = ladder[count]
+        size = close_size_for_percent(position.size, tier.close_pct, position.instrument)
+        if size > 0:
+            closes.append(TierClose(position, count + 1, tier, size))
     return closes
