@@ -8,7 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot.config import Config
+from pydantic import SecretStr
+
+from bot.config import AccountConfig, Config
 from bot.venues.base import Venue
 from bot.venues.paper import PaperExchange, PaperStore, PaperVenue, open_paper_exchange
 from bot.venues.paper.engine import FeeRates
@@ -53,12 +55,40 @@ def build_venues(config: Config, clock: Callable[[], datetime],
         except (OSError, ValueError, KeyError) as exc:
             raise VenueSetupError(f"paper state {path}: cannot be loaded ({exc})") from exc
         runtime = PaperRuntime(exchange, store)
-    for account in config.accounts:
+    for index, account in enumerate(config.accounts):
         if account.venue == "paper":
             assert runtime is not None
             venues[account.name] = PaperVenue(runtime.exchange, account.name, runtime.store)
+        elif account.venue in ("okx", "ccxt"):
+            try:
+                venues[account.name] = _network_venue(account)
+            except ValueError as exc:
+                raise VenueSetupError(f"accounts[{index}] ({account.name}): {exc}") from None
         else:
             raise VenueSetupError(
-                f"accounts[{config.accounts.index(account)}] ({account.name}): venue "
+                f"accounts[{index}] ({account.name}): venue "
                 f"{account.venue!r} is not available in this build yet; use venue: paper")
     return venues, runtime
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def _network_venue(account: AccountConfig) -> Venue:
+    """An OKX or ccxt account. The SDKs are imported here, not at the top: ccxt alone
+    takes half a second to import, which the paper demo should not pay."""
+    if account.venue == "okx":
+        from bot.venues.okx import OkxVenue
+
+        return OkxVenue(account.name, api_key=_secret(account.api_key),
+                        api_secret=_secret(account.api_secret),
+                        passphrase=_secret(account.passphrase), demo=account.demo,
+                        base_url=account.base_url)
+    from bot.venues.ccxt_venue import CcxtVenue
+
+    assert account.exchange is not None  # config validation requires it for ccxt
+    return CcxtVenue(account.name, account.exchange, api_key=_secret(account.api_key),
+                     api_secret=_secret(account.api_secret),
+                     passphrase=_secret(account.passphrase) or None, demo=account.demo,
+                     base_url=account.base_url)

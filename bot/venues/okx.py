@@ -1,0 +1,338 @@
+"""OKX v5 through python-okx: one account (main or sub-account, each with its own key).
+
+python-okx is synchronous (an httpx.Client per API group), so every call runs in a
+worker thread (`asyncio.to_thread`), never on the event loop. The account trades in
+long/short position mode with isolated margin; sizes are contracts; our client ids go
+out as `clOrdId`. Reads are retried with backoff; writes only after a rate-limit answer
+(the order was not taken). A write that times out raises `RequestTimeout`: the executor
+then looks the order up by client id before anything is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from okx.Account import AccountAPI
+from okx.MarketData import MarketAPI
+from okx.PublicData import PublicAPI
+from okx.Trade import TradeAPI
+
+from bot.domain import (
+    Balance,
+    Fill,
+    Instrument,
+    MarginChange,
+    Order,
+    OrderBook,
+    OrderRequest,
+    OrderState,
+    Position,
+    Side,
+)
+from bot.sizing import notional
+from bot.venues import okx_parse as parse
+from bot.venues.base import (
+    InvalidOrder,
+    OrderUnknown,
+    PositionNotFound,
+    RateLimited,
+    RequestTimeout,
+    UnknownInstrument,
+    VenueError,
+    VenueUnavailable,
+)
+from bot.venues.retry import READ_RETRY_ON, WRITE_RETRY_ON, RetryPolicy, Sleep, retrying
+
+log = logging.getLogger(__name__)
+
+VENUE = parse.VENUE
+INST_TYPE = "SWAP"
+PAGE = 100  # OKX's largest page of fills
+MAX_PAGES = 20
+INSTRUMENT_REFRESH_SECONDS = 30.0  # an unknown symbol reloads the list at most this often
+
+
+class OkxVenue:
+    venue = VENUE
+
+    def __init__(self, name: str, *, api_key: str, api_secret: str, passphrase: str,
+                 demo: bool = False, base_url: str | None = None,
+                 timeout_seconds: float = 10.0, retry: RetryPolicy | None = None,
+                 sleep: Sleep = asyncio.sleep) -> None:
+        self.name = name
+        self.timeout_seconds = timeout_seconds
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        common: dict[str, Any] = {"flag": "1" if demo else "0", "debug": False}
+        if base_url:
+            common["domain"] = base_url.rstrip("/")
+        private = {**common, "api_key": api_key, "api_secret_key": api_secret,
+                   "passphrase": passphrase}
+        self._trade = TradeAPI(**private)
+        self._account = AccountAPI(**private)
+        # Market data needs no key: those requests carry no signature at all.
+        self._market = MarketAPI(**common)
+        self._public = PublicAPI(**common)
+        for client in self._clients:
+            client.timeout = httpx.Timeout(timeout_seconds)
+        self._instruments: dict[str, Instrument] | None = None
+        self._loaded_at = 0.0
+        self._instruments_lock = asyncio.Lock()
+        self._mode_checked = False
+
+    @property
+    def _clients(self) -> tuple[httpx.Client, ...]:
+        return (self._trade, self._account, self._market, self._public)
+
+    # -- calling the SDK ----------------------------------------------------------------
+
+    async def _call(self, what: str, method: Callable[..., Any], **params: Any
+                    ) -> list[dict[str, Any]]:
+        try:
+            answer = await asyncio.to_thread(method, **params)
+        except httpx.TimeoutException:
+            raise RequestTimeout(f"{what}: no answer within {self.timeout_seconds:g} s",
+                                 code="timeout", venue=VENUE) from None
+        except httpx.HTTPError as exc:
+            raise VenueUnavailable(f"{what}: {type(exc).__name__}", venue=VENUE) from None
+        except json.JSONDecodeError:
+            # A proxy's HTML error page, an empty body: not an answer from OKX's API.
+            raise VenueUnavailable(f"{what}: the answer was not JSON", venue=VENUE) from None
+        return parse.data_of(answer)
+
+    async def _read(self, what: str, method: Callable[..., Any], **params: Any
+                    ) -> list[dict[str, Any]]:
+        return await retrying(lambda: self._call(what, method, **params), policy=self._retry,
+                              retry_on=READ_RETRY_ON, what=what, sleep=self._sleep)
+
+    async def _write(self, what: str, method: Callable[..., Any], **params: Any
+                     ) -> list[dict[str, Any]]:
+        return await retrying(lambda: self._call(what, method, **params), policy=self._retry,
+                              retry_on=WRITE_RETRY_ON, what=what, sleep=self._sleep)
+
+    async def _ensure_account_mode(self) -> None:
+        """Orders carry `posSide` and isolated margin: an account in net mode or spot
+        mode would refuse every one of them, so say why once, clearly, before trading."""
+        if self._mode_checked:
+            return
+        rows = await self._read("account config", self._account.get_account_config)
+        config = rows[0] if rows else {}
+        if config.get("posMode") != "long_short_mode":
+            raise InvalidOrder(f"account {self.name} is in position mode "
+                               f"{config.get('posMode') or '?'}; the bot needs long/short "
+                               "mode (OKX: Settings > Position mode)", code="posMode",
+                               venue=VENUE)
+        if str(config.get("acctLv")) == "1":
+            raise InvalidOrder(f"account {self.name} is in spot mode, which cannot trade "
+                               "swaps; switch it to futures mode", code="acctLv", venue=VENUE)
+        self._mode_checked = True
+
+    # -- instruments and market data ----------------------------------------------------
+
+    async def _load_instruments(self) -> dict[str, Instrument]:
+        async with self._instruments_lock:
+            fresh = time.monotonic() - self._loaded_at < INSTRUMENT_REFRESH_SECONDS
+            if self._instruments is not None and fresh:
+                return self._instruments
+            rows = await self._read("instruments", self._public.get_instruments,
+                                    instType=INST_TYPE)
+            found = (parse.instrument_from(row) for row in rows)
+            self._instruments = {i.symbol: i for i in found if i is not None}
+            self._loaded_at = time.monotonic()
+            return self._instruments
+
+    async def instruments(self) -> Sequence[Instrument]:
+        cache = self._instruments if self._instruments is not None else (
+            await self._load_instruments())
+        return list(cache.values())
+
+    async def _known(self, symbol: str) -> Instrument | None:
+        cache = self._instruments
+        if cache is None or symbol not in cache:
+            cache = await self._load_instruments()  # new listing: look again
+        return cache.get(symbol)
+
+    async def instrument(self, symbol: str) -> Instrument:
+        inst = await self._known(symbol)
+        if inst is None:
+            raise UnknownInstrument(f"Instrument ID {symbol} does not exist", code="51001",
+                                    venue=VENUE)
+        return inst
+
+    async def order_book(self, symbol: str, depth: int = 5) -> OrderBook:
+        rows = await self._read("order book", self._market.get_orderbook, instId=symbol,
+                                sz=str(depth))
+        return parse.book_from(symbol, rows)
+
+    async def mark_price(self, symbol: str) -> Decimal:
+        rows = await self._read("mark price", self._public.get_mark_price,
+                                instType=INST_TYPE, instId=symbol)
+        price = parse.dec(rows[0].get("markPx")) if rows else None
+        if price is None:
+            raise UnknownInstrument(f"no mark price for {symbol}", code="51001", venue=VENUE)
+        return price
+
+    # -- account ------------------------------------------------------------------------
+
+    async def _position_rows(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        return await self._read("positions", self._account.get_positions, instType=INST_TYPE,
+                                instId=symbol or "")
+
+    async def positions(self) -> Sequence[Position]:
+        held = []
+        for row in await self._position_rows():
+            if parse.dec0(row.get("pos")) == 0:  # OKX lists recently closed ones as 0
+                continue
+            inst = await self._known(str(row.get("instId")))
+            if inst is None:
+                log.warning("okx_position_skipped account=%s inst=%s (not a linear swap)",
+                            self.name, row.get("instId"))
+                continue
+            held.append(parse.position_from(self.name, inst, row))
+        return held
+
+    async def balance(self) -> Balance:
+        return parse.balance_from(await self._read("balance", self._account.get_account_balance,
+                                                   ccy="USDT"))
+
+    # -- orders -------------------------------------------------------------------------
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        if not request.client_id:  # an order we could not look up after a timeout
+            raise InvalidOrder("an order needs a client id", code="51000", venue=VENUE)
+        await self._ensure_account_mode()
+        # OKX refuses a duplicate clOrdId only while the first order is pending; a
+        # finished one would be placed again. Ask first, so a resend never doubles.
+        existing = await self._existing(request.symbol, request.client_id)
+        if existing is not None:
+            return existing
+        try:
+            await self._write("place order", self._trade.place_order,
+                              **parse.order_body(request))
+        except InvalidOrder as exc:
+            if exc.code != "51016":
+                raise
+            log.info("okx_duplicate_client_id client_id=%s", request.client_id)
+        try:
+            return await self.order_by_client_id(request.symbol, request.client_id)
+        except (OrderUnknown, RateLimited, VenueUnavailable) as exc:
+            # Accepted, but not readable yet: the executor follows it by client id.
+            log.info("okx_order_not_readable_yet client_id=%s error=%s", request.client_id, exc)
+            return _accepted(request)
+
+    async def _existing(self, symbol: str, client_id: str) -> Order | None:
+        try:
+            return await self.order_by_client_id(symbol, client_id)
+        except OrderUnknown:
+            return None
+
+    async def _order(self, symbol: str, **ids: str) -> Order:
+        rows = await self._read("order", self._trade.get_order, instId=symbol, **ids)
+        if not rows:
+            raise OrderUnknown("Order does not exist", code="51603", venue=VENUE)
+        return parse.order_from(rows[0])
+
+    async def order_by_client_id(self, symbol: str, client_id: str) -> Order:
+        return await self._order(symbol, clOrdId=client_id)
+
+    async def order_by_venue_id(self, symbol: str, venue_id: str) -> Order:
+        return await self._order(symbol, ordId=venue_id)
+
+    async def cancel_order(self, symbol: str, *, client_id: str | None = None,
+                           venue_id: str | None = None) -> Order:
+        if not client_id and not venue_id:
+            raise InvalidOrder("a client id or a venue id is needed to cancel", code="51003",
+                               venue=VENUE)
+        ids = {"ordId": venue_id} if venue_id else {"clOrdId": client_id or ""}
+        try:
+            await self._write("cancel order", self._trade.cancel_order, instId=symbol, **ids)
+        except InvalidOrder as exc:
+            if exc.code != "51410":  # already being cancelled: what we wanted
+                raise
+        return await self._order(symbol, **ids)
+
+    async def open_orders(self, symbol: str | None = None) -> Sequence[Order]:
+        rows = await self._read("open orders", self._trade.get_order_list, instType=INST_TYPE,
+                                instId=symbol or "")
+        return [parse.order_from(row) for row in rows]
+
+    async def fills(self, symbol: str | None = None, *, client_id: str | None = None,
+                    venue_id: str | None = None) -> Sequence[Fill]:
+        if client_id and not venue_id and symbol:
+            # OKX filters fills by ordId, not by clOrdId.
+            try:
+                venue_id = (await self.order_by_client_id(symbol, client_id)).venue_id
+            except OrderUnknown:
+                return []
+        rows = await self._fill_pages(self._trade.get_fills, symbol, venue_id)
+        if not rows and venue_id:
+            # /trade/fills keeps 3 days; older fills are in the 3-month history.
+            rows = await self._fill_pages(self._trade.get_fills_history, symbol, venue_id)
+        found = [parse.fill_from(row) for row in rows]
+        if client_id:
+            found = [f for f in found if f.client_id == client_id]
+        return sorted(found, key=lambda f: f.time)
+
+    async def _fill_pages(self, method: Callable[..., Any], symbol: str | None,
+                          venue_id: str | None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        after = ""
+        for _ in range(MAX_PAGES):  # newest first; `after` pages to older bills
+            page = await self._read("fills", method, instType=INST_TYPE, instId=symbol or "",
+                                    ordId=venue_id or "", after=after, limit=str(PAGE))
+            rows += page
+            if len(page) < PAGE or not page[-1].get("billId"):
+                break
+            after = str(page[-1]["billId"])
+        return rows
+
+    # -- leverage and margin ------------------------------------------------------------
+
+    async def set_leverage(self, symbol: str, side: Side, leverage: Decimal) -> Decimal:
+        await self._ensure_account_mode()
+        await self._write("set leverage", self._account.set_leverage,
+                          lever=parse.text(leverage), mgnMode="isolated", instId=symbol,
+                          posSide=side.value)
+        # SPEC §8: a venue may adjust or ignore a setting; what it reports back is the truth.
+        rows = await self._read("leverage", self._account.get_leverage, mgnMode="isolated",
+                                instId=symbol)
+        for row in rows:
+            if row.get("posSide") in (side.value, "net") and parse.dec(row.get("lever")):
+                return parse.dec0(row.get("lever"))
+        raise VenueError(f"OKX did not report the {side} leverage of {symbol}", venue=VENUE)
+
+    async def change_margin(self, symbol: str, side: Side, amount: Decimal) -> MarginChange:
+        await self._ensure_account_mode()
+        await self._write("margin change", self._account.adjustment_margin, instId=symbol,
+                          posSide=side.value, type="add" if amount > 0 else "reduce",
+                          amt=parse.text(abs(amount)))
+        inst = await self.instrument(symbol)
+        rows = [r for r in await self._position_rows(symbol)
+                if parse.position_side(r) is side and parse.dec0(r.get("pos")) != 0]
+        if not rows:
+            raise PositionNotFound(f"no {side} position in {symbol} after the margin change",
+                                   code="59300", venue=VENUE)
+        pos = parse.position_from(self.name, inst, rows[0])
+        # The leverage the position really runs at now: notional at mark over its margin.
+        real = notional(pos.size, pos.mark_price, inst) / pos.margin if pos.margin else pos.leverage
+        return MarginChange(symbol=symbol, side=side, amount=amount, margin_after=pos.margin,
+                            leverage_after=real)
+
+    async def close(self) -> None:
+        for client in self._clients:
+            await asyncio.to_thread(client.close)
+
+
+def _accepted(request: OrderRequest) -> Order:
+    return Order(client_id=request.client_id, venue_id="", symbol=request.symbol,
+                 side=request.side, position_side=request.position_side, type=request.type,
+                 size=request.size, price=request.price, reduce_only=request.reduce_only,
+                 time_in_force=request.time_in_force, expire_at=request.expire_at,
+                 state=OrderState.LIVE)

@@ -1,0 +1,98 @@
+"""The whole bot configured with OKX accounts (a main account and a sub-account, each with
+its own API key), talking through the real python-okx SDK to the fake OKX server: the
+production handlers, executor and database, driven through the local Telegram chat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from decimal import Decimal as D
+
+from bot.app import BotApp
+from bot.config import parse_config
+from bot.domain import OrderSide, OrderState, Side
+from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt
+from handlers.local_chat import LocalChat
+from tests.fakes.okx_accounts import APT, CREDENTIALS, KEYS, credentials_of, seeded_exchange
+from tests.fakes.okx_server import FakeOkxServer
+
+USER = 1001
+
+
+def okx_account(name: str, role: str, base_url: str) -> dict[str, object]:
+    # The rule loops stay off: main's long sits at +25%, where take-profit tier 1 would
+    # close part of it in the background; these tests are about what the user commands.
+    return {"name": name, "venue": "okx", "role": role, "base_url": base_url,
+            **credentials_of(name),
+            "rules": {"take_profit": False, "hedge": False, "correction": False}}
+
+
+def make_config(tmp_path, base_url: str):
+    return parse_config({
+        "language": "en",
+        "telegram": {"allowed_user_ids": [USER]},
+        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
+        "accounts": [okx_account("main", "main", base_url),
+                     okx_account("sub1", "sub", base_url)],
+        "rules": {"close": {"follow_poll_seconds": "0.01"}},
+    })
+
+
+@contextlib.asynccontextmanager
+async def okx_bot(tmp_path):
+    exchange = seeded_exchange()
+    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS, demo=False) as server:
+        chat = LocalChat(user_id=USER)
+        app = BotApp(make_config(tmp_path, server.base_url), chat=chat)
+        stop = asyncio.Event()
+        task = asyncio.create_task(app.serve(stop))
+        try:
+            yield app, chat, server, exchange
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+        assert server.errors == []
+
+
+async def test_positions_of_an_okx_main_and_sub_account(tmp_path):
+    async with okx_bot(tmp_path) as (app, chat, server, _):
+        assert app.paper is None  # no simulated exchange: these are OKX accounts
+        said = "\n".join(await chat.ask("/positions"))
+        assert "Positions — main (okx)" in said and "Positions — sub1 (okx)" in said
+        assert "APT-USDT-SWAP long 100 ct (100 APT) · margin 80.00 USDT" in said
+        assert "APT-USDT-SWAP short 30 ct (30 APT) · margin 20.00 USDT" in said
+        assert "APT-USDT-SWAP long 60 ct (60 APT) · margin 32.00 USDT" in said
+        accounts = {r.account for r in server.requests_to("/api/v5/account/positions")}
+        assert accounts == {"main", "sub1"}  # each read with its own key
+        status = "\n".join(await chat.ask("/status"))
+        assert "✅ main (okx) reachable" in status and "✅ sub1 (okx) reachable" in status
+
+
+async def test_close_25_percent_on_the_sub_account_end_to_end(tmp_path):
+    async with okx_bot(tmp_path) as (app, chat, server, exchange):
+        [question] = await chat.ask("/close APT 25% sub1")
+        assert question.startswith("Close APT-USDT-SWAP long on sub1?\n"
+                                   "Size: 15 ct (15 APT) of 60 ct (60 APT)\n")
+        assert chat.choices == ["Confirm", "Cancel"]
+        assert exchange.orders == {}  # nothing is sent before the confirmation
+
+        said = await chat.choose("Confirm", timeout=10)
+
+        [order] = exchange.orders.values()
+        assert (order.account, order.symbol, order.side, order.position_side, order.size,
+                order.reduce_only, order.state) == (
+            "sub1", APT, OrderSide.SELL, Side.LONG, D(15), True, OrderState.FILLED)
+        [sent] = server.requests_to("/api/v5/trade/order", "POST")
+        assert (sent.account, sent.body["tdMode"], sent.body["posSide"]) == (
+            "sub1", "isolated", "long")
+        fills = exchange.account_fills("sub1", client_id=order.client_id)
+        price = sum(f.price * f.size for f in fills) / sum(f.size for f in fills)
+        assert said[-1] == (
+            "✅ Closed APT-USDT-SWAP long on sub1: 15 ct (15 APT) of 15 ct (15 APT)\n"
+            f"Average price {fmt_plain(price)} · fee {fmt_fee(sum(f.fee for f in fills))} · "
+            f"PnL {fmt_signed_usdt(sum(f.realized_pnl for f in fills))}\n"
+            f"Order {order.venue_id}: filled, filled 15 ct (15 APT), {len(fills)} fills")
+        assert [p.size for p in exchange.positions("sub1")] == [D(45)]
+        assert [p.size for p in exchange.positions("main")] == [D(100), D(30)]  # untouched
+        action = app.store.recent_actions(1)[0]
+        assert (action.kind, action.account, action.state) == ("close", "sub1", "done")
