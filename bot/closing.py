@@ -103,6 +103,11 @@ class CloseResult:
         return sum((q * p for q, p in filled), ZERO) / total if total else None
 
     @property
+    def settled(self) -> bool:
+        """Every order is final or was refused: what filled is all that will fill."""
+        return all(o.settled for o in self.outcomes)
+
+    @property
     def errors(self) -> list[str]:
         return [str(o.error) for o in self.outcomes if o.error is not None]
 

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 GTT_GRACE_SECONDS = 30  # follow a GTT order this long past its expiry before cancelling
 LOOKUPS_BEFORE_LOST = 4  # an unknown order is looked up this many times before "lost"
+LOOKUPS_THROUGH_OUTAGE = 8  # look-ups answered by rate limits or outages before giving up
+POLLS_AFTER_CANCEL = 10  # polls for the final state of an order we cancelled
 PLACE_ATTEMPTS = 3
 
 
@@ -91,6 +93,17 @@ class Outcome:
     def state(self) -> OrderState | None:
         return self.order.state if self.order else None
 
+    @property
+    def refused(self) -> bool:
+        """The venue definitively did not take the order (not an outage, not unknown)."""
+        return self.order is None and self.error is not None and \
+            not isinstance(self.error, RateLimited | VenueUnavailable)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more can happen to this order: it is final, or it was refused."""
+        return self.refused or (self.order is not None and self.order.state.is_final)
+
 
 def client_id_for(prefix: str, action_id: int, seq: int) -> str:
     """OKX: at most 32 letters and digits. The prefix is this installation's, so a fresh
@@ -138,11 +151,7 @@ class Executor:
             self.journal.upsert_order(venue.name, outcome.order, action_id, step_id)
             outcome.fills = list(await self._fills(venue, request))
             self.journal.record_fills(venue.name, outcome.fills)
-        if outcome.error is not None and outcome.filled_size == 0:
-            self.journal.update_step(step_id, state="failed", error_code=outcome.error.code,
-                                     error_message=str(outcome.error), result=_result(outcome))
-        else:
-            self.journal.update_step(step_id, state="final", result=_result(outcome))
+        self.journal.update_step(step_id, **_step_end(outcome))
         return outcome
 
     async def reconcile(self, venues: Mapping[str, Venue], steps: Sequence[Any],
@@ -189,12 +198,18 @@ class Executor:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (settings.timeout_seconds if timeout is None else timeout)
         delay = settings.poll_seconds
-        cancelled = False
+        cancelled, polls_after_cancel = False, 0
         while not order.state.is_final:
             if loop.time() >= deadline and not cancelled:
                 order = await self._cancel(venue, order)
                 cancelled = True
                 continue
+            if cancelled:
+                polls_after_cancel += 1
+                if polls_after_cancel > POLLS_AFTER_CANCEL:
+                    # Reported as still open; the step stays "sent" for the next start.
+                    log.warning("order_not_final_after_cancel client_id=%s", order.client_id)
+                    return order
             await self.sleep(delay)
             delay = min(delay * 1.5, settings.poll_max_seconds)
             order = await self._lookup(venue, order.symbol, order.client_id)
@@ -232,7 +247,7 @@ class Executor:
 
     async def _lookup(self, venue: Venue, symbol: str, client_id: str) -> Order:
         delay = self.follow_settings.backoff_seconds
-        unknown = 0
+        unknown = outage = 0
         while True:
             try:
                 return await venue.order_by_client_id(symbol, client_id)
@@ -242,7 +257,10 @@ class Executor:
                     raise OrderLost(f"order {client_id} not found after {unknown} look-ups",
                                     code="lost", venue=venue.venue) from None
             except (RateLimited, VenueUnavailable) as exc:
+                outage += 1
                 log.warning("order_lookup_retry client_id=%s error=%s", client_id, exc)
+                if outage >= LOOKUPS_THROUGH_OUTAGE:
+                    raise
             await self.sleep(delay)
             delay = min(delay * 2, self.follow_settings.poll_max_seconds * 4)
 
@@ -265,6 +283,21 @@ class Executor:
         except VenueError as exc:
             log.warning("fills_unavailable client_id=%s error=%s", request.client_id, exc)
             return []
+
+
+def _step_end(outcome: Outcome) -> dict[str, Any]:
+    """How a step ends in the journal. Only a final order or a definitive refusal closes
+    it; an order still open or of unknown fate stays "sent", so the next start looks it
+    up by client id again."""
+    result, error = _result(outcome), outcome.error
+    if outcome.refused:
+        assert error is not None
+        return {"state": "failed", "error_code": error.code, "error_message": str(error),
+                "result": result}
+    if outcome.settled:
+        return {"state": "final", "result": result}
+    return {"state": "sent", "result": result,
+            "error_message": str(error) if error is not None else "not final"}
 
 
 def _with_client_id(request: OrderRequest, client_id: str) -> OrderRequest:

@@ -119,8 +119,9 @@ class ProfitRules:
         self.store.put_rule_state(account, p.symbol, p.side.value, rule, state | {
             "action": action})
         result = await self._close(action, p, close.size)
-        if result.filled_size == 0:
-            # Nothing was closed: the tier may fire again on a later run.
+        if result.filled_size == 0 and result.settled:
+            # Certainly nothing was closed: the tier may fire again on a later run. An order
+            # of unknown fate keeps the tier fired: a missed tier costs less than a double.
             self.store.put_rule_state(account, p.symbol, p.side.value, rule,
                                       {"fired": close.tier - 1, "entry": str(p.entry_price)})
         self.store.record_event("tp_fired" if result.filled_size else "tp_failed",

@@ -174,3 +174,22 @@ async def test_restart_after_journaling_but_before_sending_sends_once(store, exc
     outcome = await executor.order_step(venue, action, 1, "close", request)
     assert outcome.state is OrderState.FILLED
     assert len(exchange.orders) == 1
+
+
+async def test_an_outage_after_sending_leaves_the_step_open_for_the_next_start(
+        store, exchange, venue, executor):
+    from bot.venues.base import VenueUnavailable
+
+    exchange.faults.timeout_after_accept(account="main")
+
+    async def down(symbol, client_id):
+        raise VenueUnavailable("502 Bad Gateway", code="50026", venue="paper")
+
+    venue.order_by_client_id = down
+    plan = await close_plan(venue, D("10"), CloseSettings())
+    action = new_action(store)
+    result = await execute_close(executor, venue, action, plan, CloseSettings())
+    [outcome] = result.outcomes
+    assert not result.settled and outcome.error.code == "50026"
+    assert [s.state for s in store.unfinished_steps()] == ["sent"]  # looked up at next start
+    assert len(exchange.orders) == 1
