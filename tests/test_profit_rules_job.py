@@ -11,29 +11,57 @@ import pytest
 from bot.app import BotApp
 from bot.config import parse_config
 from bot.domain import OrderSide, Side
+from bot.venues.paper.demo import new_exchange
 from handlers.local_chat import LocalChat
+from tests.fakes.okx_accounts import CREDENTIALS, KEYS, credentials_of
+from tests.fakes.okx_server import FakeOkxServer
 
 USER = 1001
 APT = "APT-USDT-SWAP"
 
 
-def make_config(tmp_path, tp="true", hedge="false"):
+def make_config(tmp_path, tp="true", hedge="false", okx_url=None):
+    def account(name, role):
+        venue = {"venue": "paper"} if okx_url is None else {
+            "venue": "okx", "base_url": okx_url, **credentials_of(name)}
+        return {"name": name, "role": role, **venue,
+                "rules": {"take_profit": tp, "hedge": hedge}}
+
     return parse_config({
         "language": "en",
         "telegram": {"allowed_user_ids": [USER]},
         "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
         "paper": {"state_path": str(tmp_path / "paper.json"), "random_walk_step": "0",
                   "demo_portfolio": False},
-        "accounts": [{"name": n, "venue": "paper", "role": r,
-                      "rules": {"take_profit": tp, "hedge": hedge}}
-                     for n, r in (("main", "main"), ("sub1", "sub"))],
+        "accounts": [account("main", "main"), account("sub1", "sub")],
+        "rules": {"close": {"follow_poll_seconds": "0.01"}},
     })
 
 
+@pytest.fixture(params=["paper", "okx"])
+def venue_kind(request):
+    return request.param
+
+
+@pytest.fixture
+async def okx_exchange(venue_kind):
+    """For the OKX runs: the engine behind a fake OKX server, shared by both bot runs."""
+    if venue_kind == "paper":
+        yield None
+        return
+    exchange = new_exchange()
+    exchange.add_account("main", D("1000"))
+    exchange.add_account("sub1", D("1000"))
+    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
+        yield exchange, server.base_url
+
+
 @contextlib.asynccontextmanager
-async def bot(tmp_path, **rules):
+async def bot(tmp_path, okx=None, **rules):
     chat = LocalChat(user_id=USER)
-    app = BotApp(make_config(tmp_path, **rules), chat=chat)
+    config = make_config(tmp_path, okx_url=okx[1] if okx else None, **rules)
+    app = BotApp(config, chat=chat)
+    app.exchange = okx[0] if okx else app.paper.exchange
     await app.application.initialize()  # the bot can send; the jobs are run by the test
     try:
         yield app, chat
@@ -43,14 +71,14 @@ async def bot(tmp_path, **rules):
 
 
 async def step(app, mark):
-    app.paper.exchange.set_mark(APT, D(mark))
+    app.exchange.set_mark(APT, D(mark))
     for account in ("main", "sub1"):
         await app.jobs.run_now(f"take_profit:{account}")
 
 
 def closes(app):
     return [(o.account, o.side, o.position_side, o.size, o.reduce_only)
-            for o in app.paper.exchange.orders.values()]
+            for o in app.exchange.orders.values()]
 
 
 def sent(chat):
@@ -58,16 +86,16 @@ def sent(chat):
 
 
 def seed(app):
-    ex = app.paper.exchange
+    ex = app.exchange
     ex.market.freeze()
     ex.seed_position("main", APT, Side.LONG, D("100"), D("5"), D("10"))  # +200% per USDT
     ex.seed_position("sub1", APT, Side.SHORT, D("100"), D("5"), D("10"))
 
 
-async def test_a_price_path_through_every_tier_with_a_restart(tmp_path):
+async def test_a_price_path_through_every_tier_with_a_restart(tmp_path, okx_exchange):
     long_tiers = [("main", OrderSide.SELL, Side.LONG, D(n), True) for n in ("30", "35", "17")]
     short_tiers = [("sub1", OrderSide.BUY, Side.SHORT, D(n), True) for n in ("30", "35", "17")]
-    async with bot(tmp_path) as (app, chat):
+    async with bot(tmp_path, okx_exchange) as (app, chat):
         seed(app)
         await step(app, "5.12")  # long +24%: nothing
         assert closes(app) == []
@@ -89,7 +117,7 @@ async def test_a_price_path_through_every_tier_with_a_restart(tmp_path):
         assert messages[3].startswith("🎯 Take-profit tier 1: APT-USDT-SWAP short on sub1\n"
                                       "Profit 36.00%")
 
-    async with bot(tmp_path) as (app, chat):  # the bot restarted mid-path
+    async with bot(tmp_path, okx_exchange) as (app, chat):  # the bot restarted mid-path
         await step(app, "4.77")  # nothing fires twice
         await step(app, "5.40")
         assert closes(app) == long_tiers + short_tiers[:2]
@@ -125,7 +153,7 @@ async def test_a_new_entry_starts_a_fresh_ladder(tmp_path):
     async with bot(tmp_path) as (app, chat):
         seed(app)
         await step(app, "5.13")
-        ex = app.paper.exchange
+        ex = app.exchange
         ex.seed_position("main", APT, Side.LONG, D("30"), D("5.13"), D("10"))  # added to
         await step(app, "5.20")  # the new average entry is below 5.13: +… from tier 1 again
         main = [c for c in closes(app) if c[0] == "main"]
@@ -146,7 +174,7 @@ async def test_observe_mode_records_and_notifies_but_sends_nothing(tmp_path):
 
 async def test_hedge_closes_the_losing_side(tmp_path):
     async with bot(tmp_path, tp="false", hedge="true") as (app, chat):
-        ex = app.paper.exchange
+        ex = app.exchange
         ex.market.freeze()
         ex.seed_position("main", APT, Side.LONG, D("100"), D("5"), D("10"))
         ex.seed_position("main", APT, Side.SHORT, D("100"), D("5"), D("10"))
@@ -167,6 +195,7 @@ async def test_tp_command_shows_the_ladder_and_reset_restarts_it(tmp_path):
     config.rules.take_profit.interval_seconds = 3600  # only the test runs the job
     chat = LocalChat(user_id=USER)
     app = BotApp(config, chat=chat)
+    app.exchange = app.paper.exchange
     stop = asyncio.Event()
     serving = asyncio.create_task(app.serve(stop))
     try:
