@@ -96,3 +96,59 @@ async def test_close_25_percent_on_the_sub_account_end_to_end(tmp_path):
         assert [p.size for p in exchange.positions("main")] == [D(100), D(30)]  # untouched
         action = app.store.recent_actions(1)[0]
         assert (action.kind, action.account, action.state) == ("close", "sub1", "done")
+
+
+def readme_okx_accounts() -> list[dict]:
+    """The OKX main and sub-account entries of README's example, as a user copies them."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Connecting OKX and ccxt exchanges", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
+    return [a for a in yaml.safe_load(block)["accounts"] if a["name"] in ("main", "sub1")]
+
+
+async def test_readme_okx_example_pointed_at_the_fake_server(tmp_path):
+    import yaml
+
+    from bot.config import load_config
+
+    exchange = seeded_exchange()
+    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS, demo=False) as server:
+        accounts = readme_okx_accounts()
+        assert [a["venue"] for a in accounts] == ["okx", "okx"]
+        for account in accounts:
+            account["base_url"] = server.base_url
+            account["rules"] = {"take_profit": False, "hedge": False}
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump({
+            "language": "en", "telegram": {"allowed_user_ids": [USER]},
+            "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
+            "rules": {"close": {"follow_poll_seconds": "0.01"}}, "accounts": accounts}))
+        env = {}
+        for name in ("main", "sub1"):
+            prefix = "OKX_" if name == "main" else "OKX_SUB1_"
+            creds = credentials_of(name)
+            env |= {f"{prefix}API_KEY": creds["api_key"],
+                    f"{prefix}API_SECRET": creds["api_secret"],
+                    f"{prefix}PASSPHRASE": creds["passphrase"]}
+        config = load_config(path, environ=env)
+        chat = LocalChat(user_id=USER)
+        app = BotApp(config, chat=chat)
+        stop = asyncio.Event()
+        task = asyncio.create_task(app.serve(stop))
+        try:
+            said = "\n".join(await chat.ask("/positions"))
+            assert "APT-USDT-SWAP long 60 ct (60 APT) · margin 32.00 USDT" in said
+            await chat.ask("/close APT 10 sub1")
+            assert (await chat.choose("Confirm", timeout=10))[-1].startswith(
+                "✅ Closed APT-USDT-SWAP long on sub1: 10 ct (10 APT) of 10 ct (10 APT)")
+            [order] = exchange.orders.values()
+            assert (order.account, order.side, order.size, order.reduce_only) == (
+                "sub1", OrderSide.SELL, D("10"), True)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
