@@ -98,6 +98,8 @@ class MaintenanceSettings(_Section):
         ]
     )
     watcher: WatcherSettings = Field(default_factory=WatcherSettings)
+    # For the pre-check only (the fills carry the real fees): OKX's regular taker rate.
+    taker_fee_pct: Annotated[Decimal, Field(ge=0, lt=100)] = Decimal("0.05")
 
 
 class CorrectionTarget(_Section):

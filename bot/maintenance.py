@@ -1,0 +1,199 @@
+"""Runs a maintenance as a journaled three-step action: close the old position, open the
+new one, close most of it. Each step is one or more market orders (attempts) that must
+fill completely before the next step starts; a step that does not stops the action.
+
+The journal is the truth: running an action again (a [Retry], a restart) looks at what
+its steps already filled and only sends what is missing, and an attempt whose order was
+sent but not seen to its end is looked up by client id instead of being sent again.
+Attempt a of step k has seq k*10+a, so every order has a client id of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bot.domain import ZERO, OrderRequest, OrderSide, OrderType, Position, Side, TimeInForce
+from bot.execution import Executor, Journal, Outcome
+from bot.rules.maintenance import Kind, final_close_normal, final_close_super
+from bot.sizing import with_slippage
+from bot.venues.base import PositionNotFound, Venue, VenueError
+
+CLOSE_OLD, OPEN, CLOSE_NEW = 1, 2, 3
+STEPS = (CLOSE_OLD, OPEN, CLOSE_NEW)
+MAX_ATTEMPTS = 10
+
+
+@dataclass(slots=True)
+class StepReport:
+    step: int
+    target: Decimal = ZERO  # contracts this step must fill in all
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def filled(self) -> Decimal:
+        return sum((o.filled_size for o in self.outcomes), ZERO)
+
+    @property
+    def done(self) -> bool:
+        return self.target > 0 and self.filled >= self.target
+
+    @property
+    def fee(self) -> Decimal:
+        return sum((o.fee for o in self.outcomes), ZERO)
+
+    @property
+    def pnl(self) -> Decimal:
+        return sum((o.realized_pnl for o in self.outcomes), ZERO)
+
+    @property
+    def fills(self) -> int:
+        return sum(len(o.fills) for o in self.outcomes)
+
+    @property
+    def average_price(self) -> Decimal | None:
+        priced = [(o.filled_size, o.average_price) for o in self.outcomes if o.average_price]
+        total = sum((q for q, _ in priced), ZERO)
+        return sum((q * p for q, p in priced), ZERO) / total if total else None
+
+    @property
+    def order_ids(self) -> list[str]:
+        return [o.order.venue_id for o in self.outcomes if o.order is not None]
+
+    @property
+    def errors(self) -> list[str]:
+        return [str(o.error) for o in self.outcomes if o.error is not None]
+
+
+@dataclass(slots=True)
+class MaintenanceResult:
+    steps: dict[int, StepReport]
+    failed_step: int | None = None
+    error: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.failed_step is None and all(self.steps[k].done for k in STEPS)
+
+    @property
+    def pnl(self) -> Decimal:
+        return sum((r.pnl for r in self.steps.values()), ZERO)
+
+    @property
+    def fees(self) -> Decimal:
+        return sum((r.fee for r in self.steps.values()), ZERO)
+
+
+Progress = Callable[[MaintenanceResult], Awaitable[None]]
+
+
+class MaintenanceRunner:
+    def __init__(self, executor: Executor, journal: Journal, venue: Venue,
+                 slippage_pct: Decimal, follow_timeout: float) -> None:
+        self.executor = executor
+        self.journal = journal
+        self.venue = venue
+        self.slippage_pct = slippage_pct
+        self.follow_timeout = follow_timeout
+
+    async def run(self, action_id: int, plan: dict[str, Any],
+                  progress: Progress | None = None) -> MaintenanceResult:
+        """Run (or resume) the action until all three steps filled or one could not."""
+        result = MaintenanceResult({k: StepReport(k) for k in STEPS})
+        for step in STEPS:
+            report = result.steps[step]
+            try:
+                await self._step(action_id, plan, report, result)
+            except VenueError as exc:
+                result.error = str(exc)
+            if progress is not None:
+                await progress(result)
+            if not report.done:
+                result.failed_step = step
+                result.error = result.error or "; ".join(report.errors) or "not filled"
+                return result
+        return result
+
+    async def _step(self, action_id: int, plan: dict[str, Any], report: StepReport,
+                    result: MaintenanceResult) -> None:
+        step, symbol, side = report.step, plan["symbol"], Side(plan["side"])
+        attempts = self._attempts(action_id, step)
+        for attempt in attempts:
+            if attempt.state == "failed":  # refused by the venue: nothing to look up
+                report.outcomes.append(Outcome(
+                    attempt.client_id or "", _request(attempt.params),
+                    error=VenueError(attempt.error_message or "refused",
+                                     code=attempt.error_code, venue=self.venue.venue)))
+                continue
+            report.outcomes.append(await self.executor.order_step(
+                self.venue, action_id, attempt.seq, attempt.kind, _request(attempt.params),
+                follow_timeout=self.follow_timeout))
+        if step == CLOSE_OLD:
+            # Each attempt closes what is left of the old position; the step is done when
+            # one of them closed all it was sent for. Only the journal can say so: once
+            # step 2 has begun, the position on the venue is the new one.
+            if attempts and report.outcomes[-1].filled_size == Decimal(attempts[-1].params["size"]):
+                report.target = report.filled
+                return
+            held = await self._position(symbol, side)
+            if held is None:
+                if report.filled:  # closed meanwhile by other means: nothing left to do
+                    report.target = report.filled
+                    return
+                raise PositionNotFound(f"no {symbol} {side} position to maintain",
+                                       code="no_position", venue=self.venue.venue)
+            report.target = report.filled + held.size
+            missing = held.size
+        else:
+            report.target = await self._target(plan, step, result)
+            missing = report.target - report.filled
+        if missing > 0 and len(attempts) < MAX_ATTEMPTS:
+            report.outcomes.append(await self._send(
+                action_id, step * 10 + len(attempts), symbol, side, missing,
+                close=step != OPEN))
+
+    async def _target(self, plan: dict[str, Any], step: int,
+                      result: MaintenanceResult) -> Decimal:
+        if step == OPEN:
+            return Decimal(plan["open_size"])
+        opened = result.steps[OPEN].filled
+        inst = await self.venue.instrument(plan["symbol"])
+        if plan["kind"] == Kind.NORMAL:
+            return final_close_normal(opened=opened, inst=inst,
+                                      keep_share_pct=Decimal(plan["keep_share_pct"]))
+        price = result.steps[OPEN].average_price or Decimal(plan["price"])
+        return final_close_super(opened=opened, price=price, target=Decimal(plan["target"]),
+                                 leverage=Decimal(plan["leverage"]), inst=inst)
+
+    def _attempts(self, action_id: int, step: int) -> list[Any]:
+        """The journaled attempts of one step (db StepRecords), oldest first."""
+        action = self.journal.action_with_steps(action_id)
+        return sorted((s for s in action.steps if s.seq // 10 == step), key=lambda s: s.seq)
+
+    async def _send(self, action_id: int, seq: int, symbol: str, side: Side, size: Decimal,
+                    *, close: bool) -> Outcome:
+        inst = await self.venue.instrument(symbol)
+        order_side = side.close_order_side if close else side.open_order_side
+        worst = with_slippage(await self.venue.mark_price(symbol), order_side,
+                              self.slippage_pct, inst)
+        request = OrderRequest("", symbol, order_side, side, OrderType.MARKET, size, worst,
+                               reduce_only=close, time_in_force=TimeInForce.IOC)
+        return await self.executor.order_step(self.venue, action_id, seq,
+                                              "close" if close else "open", request,
+                                              follow_timeout=self.follow_timeout)
+
+    async def _position(self, symbol: str, side: Side) -> Position | None:
+        return next((p for p in await self.venue.positions()
+                     if p.symbol == symbol and p.side is side), None)
+
+
+def _request(params: dict[str, Any]) -> OrderRequest:
+    """The order a journaled step sent, as its parameters recorded it."""
+    return OrderRequest("", params["symbol"], OrderSide(params["side"]),
+                        Side(params["position_side"]), OrderType(params["type"]),
+                        Decimal(params["size"]),
+                        Decimal(params["price"]) if params.get("price") else None,
+                        reduce_only=bool(params["reduce_only"]),
+                        time_in_force=TimeInForce(params["time_in_force"]))
