@@ -62,10 +62,17 @@ def parse_close_args(words: Sequence[str], accounts: Sequence[str]) -> CloseArgs
     if not _SYMBOL.match(symbol):
         raise BadCommand("not_symbol", word=symbol[:30])
     amount = parse_amount(size)
+    account, side = account_and_side(rest, accounts)
+    return CloseArgs(symbol, amount, account, side)
+
+
+def account_and_side(words: Sequence[str], accounts: Sequence[str]
+                     ) -> tuple[str | None, Side | None]:
+    """The optional `[account] [long|short]` words, in any order."""
     by_name = {a.lower(): a for a in accounts}
     account: str | None = None
     side: Side | None = None
-    for word in rest:
+    for word in words:
         lowered = word.lower()
         if lowered in ("long", "short"):
             if side is not None:
@@ -78,7 +85,35 @@ def parse_close_args(words: Sequence[str], accounts: Sequence[str]) -> CloseArgs
         else:
             raise BadCommand("not_account_or_side", word=word[:30],
                              accounts=", ".join(accounts))
-    return CloseArgs(symbol, amount, account, side)
+    return account, side
+
+
+@dataclass(frozen=True, slots=True)
+class MaintainArgs:
+    symbol: str
+    account: str | None
+    side: Side | None
+    amount: Decimal | None = None  # super maintenance: margin to open, USDT
+    target: Decimal | None = None  # super maintenance: margin to keep, USDT
+
+
+def parse_maintain_args(words: Sequence[str], accounts: Sequence[str], *,
+                        super_: bool) -> MaintainArgs:
+    """`SYMBOL [account] [long|short]`, and for super maintenance `[amount] [target]`."""
+    if not words:
+        raise BadCommand("missing_symbol_only")
+    symbol, *rest = words
+    if not _SYMBOL.match(symbol):
+        raise BadCommand("not_symbol", word=symbol[:30])
+    numbers = [w for w in rest if w[:1].isdigit() or w[:1] in "-+."]
+    if len(rest) > (4 if super_ else 2) or len(numbers) > (2 if super_ else 0):
+        extra = numbers[2:] if super_ else numbers
+        raise BadCommand("too_many", extra=" ".join(extra or rest[2:])[:40])
+    amounts = [_number(w, w) for w in numbers]
+    if len(amounts) == 2 and amounts[1] >= amounts[0]:
+        raise BadCommand("target_not_below", target=numbers[1], amount=numbers[0])
+    account, side = account_and_side([w for w in rest if w not in numbers], accounts)
+    return MaintainArgs(symbol, account, side, *amounts)
 
 
 def parse_amount(word: str) -> Amount:
@@ -131,7 +166,7 @@ class CloseTarget:
     size: Decimal  # contracts, on the lot, minimum rules applied
 
 
-def choose_positions(args: CloseArgs, held: Mapping[str, Sequence[Position]],
+def choose_positions(args: CloseArgs | MaintainArgs, held: Mapping[str, Sequence[Position]],
                      inst_by_account: Mapping[str, Instrument]) -> list[Position]:
     """The positions the command can mean: one, or both sides of one account (the
     handler then asks which side). Raises with the reason when there are none or the

@@ -10,14 +10,22 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.domain import Side
-from handlers import close, tp
+from handlers import close, maintain, tp
 from handlers.common import CANCEL, SIDE, Services, edit, services
 
 Confirmed = Callable[[Services, object, int, dict[str, Any]], Awaitable[None]]
 
+Sided = Callable[[Services, object, int, dict[str, Any], Side], Awaitable[None]]
+
 ON_CONFIRM: dict[str, Confirmed] = {
     "close": close.execute,
     "tp_reset": tp.reset_confirmed,
+    "maintain": maintain.execute,
+    "maintain_retry": maintain.retry_confirmed,
+}
+ON_SIDE: dict[str, Sided] = {
+    "close_side": close.side_chosen,
+    "maintain_side": maintain.side_chosen,
 }
 
 
@@ -39,7 +47,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     payload = result.payload or {}
     if kind == CANCEL:
         await edit(query.message, s.text("confirm_cancelled"))
-    elif kind == SIDE:
-        await close.side_chosen(s, query.message, user.id, payload, Side(rest[0]))
+    elif kind == SIDE and result.kind in ON_SIDE:
+        await ON_SIDE[result.kind](s, query.message, user.id, payload, Side(rest[0]))
     elif result.kind in ON_CONFIRM:
         await ON_CONFIRM[result.kind](s, query.message, user.id, payload)

@@ -18,6 +18,7 @@ from bot.close_command import (
     Amount,
     BadCommand,
     CloseArgs,
+    MaintainArgs,
     choose_positions,
     close_target,
     parse_amount,
@@ -50,9 +51,10 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     assert message is not None and user is not None
     try:
         args = parse_close_args(context.args or [], list(s.venues))
-        positions = await _positions(s, args)
+        positions = await find_positions(s, args)
         if len(positions) > 1:
-            await _ask_side(s, message, user.id, args)
+            await ask_side(s, message, user.id, "close_side", args, {
+                "account": args.account, "symbol": args.symbol, "amount": str(args.amount)})
             return
         text, markup = await _confirmation(s, user.id, message.chat_id, positions[0],
                                            args.amount)
@@ -66,7 +68,7 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     s.store.attach_message(_token(markup), sent.message_id)
 
 
-async def _positions(s: Services, args: CloseArgs) -> list[Position]:
+async def find_positions(s: Services, args: CloseArgs | MaintainArgs) -> list[Position]:
     accounts = [args.account] if args.account else list(s.venues)
     held, instruments, first_error = {}, {}, None
     for account in accounts:
@@ -84,9 +86,10 @@ async def _positions(s: Services, args: CloseArgs) -> list[Position]:
     return choose_positions(args, held, instruments)
 
 
-async def _ask_side(s: Services, message: Message, user_id: int, args: CloseArgs) -> None:
-    payload = {"account": args.account, "symbol": args.symbol, "amount": str(args.amount)}
-    token = s.store.create_confirmation(user_id, message.chat_id, "close_side", payload,
+async def ask_side(s: Services, message: Message, user_id: int, kind: str,
+                   args: CloseArgs | MaintainArgs, payload: dict) -> None:
+    """Both sides are held: buttons for the side, then `kind`'s side handler goes on."""
+    token = s.store.create_confirmation(user_id, message.chat_id, kind, payload,
                                        ttl_seconds=s.config.telegram.confirm_timeout_seconds)
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(s.text(side), callback_data=f"{SIDE}:{token}:{side}")
@@ -134,7 +137,7 @@ async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
     assert isinstance(message, Message)
     args = CloseArgs(payload["symbol"], parse_amount(payload["amount"]), payload["account"], side)
     try:
-        [position] = await _positions(s, args)
+        [position] = await find_positions(s, args)
         text, markup = await _confirmation(s, user_id, message.chat_id, position, args.amount)
     except BadCommand as exc:
         await edit(message, _bad(s, exc))

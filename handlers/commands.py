@@ -13,7 +13,7 @@ from telegram.ext import (
 )
 
 from bot import messages
-from handlers import basic, buttons, close, gate, reports, tp
+from handlers import basic, buttons, close, gate, maintain, reports, tp
 
 COMMANDS = {
     "start": basic.start,
@@ -23,6 +23,8 @@ COMMANDS = {
     "pause": basic.pause,
     "resume": basic.resume,
     "close": close.close_command,
+    "maintain": maintain.maintain_command,
+    "supermaintain": maintain.supermaintain_command,
     "tp": tp.tp_command,
     "lang": basic.lang,
 }
