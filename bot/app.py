@@ -23,10 +23,10 @@ from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.venues.base import Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
-from db.records import StepRecord
+from db.records import ActionRecord, StepRecord
 from db.repo import Store
 from db.session import Database
-from handlers import commands
+from handlers import commands, maintain
 from handlers.common import SERVICES_KEY, Services
 from handlers.console import ConsoleChat
 from handlers.local_chat import LocalChat, local_application_builder
@@ -37,6 +37,7 @@ from jobs.scheduler import Jobs, PauseSwitch
 log = logging.getLogger(__name__)
 
 POSITION_LOG_SECONDS = 30
+MAINTENANCE_KINDS = ("maintain", "supermaintain")
 
 
 def utcnow() -> datetime:
@@ -163,7 +164,7 @@ class BotApp:
         app = self.application
         async with app:
             await app.bot.set_my_commands(commands.bot_commands(self.config.language))
-            unfinished = self.store.unfinished_steps()
+            unfinished = self.store.unfinished_steps(), self.store.unfinished_actions()
             await app.start()
             self.jobs.start()
             assert app.updater is not None
@@ -172,7 +173,7 @@ class BotApp:
                 allowed_updates=Update.ALL_TYPES)
             # Taken before any new command could journal a step of its own; followed in
             # the background, since a resumed order may take as long as the order.
-            app.create_task(self._reconcile(unfinished), name="reconcile")
+            app.create_task(self._reconcile(*unfinished), name="reconcile")
             log.info("bot_started accounts=%s demo=%s", ",".join(self.venues),
                      self.config.is_demo)
             try:
@@ -188,11 +189,20 @@ class BotApp:
                 await self.close()
                 log.info("bot_stopped")
 
-    async def _reconcile(self, steps: list[StepRecord]) -> None:
-        """Orders a previous run sent but did not see to the end: resume or report them."""
+    async def _reconcile(self, steps: list[StepRecord], actions: list[ActionRecord]) -> None:
+        """What a previous run left unfinished: a maintenance is resumed from its journal
+        (no filled step runs twice); any other action's orders are looked up by client id,
+        followed to their end and reported."""
+        for action in actions:
+            if action.kind in MAINTENANCE_KINDS:
+                services = self.application.bot_data[SERVICES_KEY]
+                await maintain.run_action(services, self.application.bot, action.id,
+                                          action.plan, action.chat_id, action.message_id)
+        resumed = {a.id for a in actions if a.kind in MAINTENANCE_KINDS}
+        steps = [st for st in steps if st.action_id not in resumed]
         if not steps:
             return
-        accounts = {a.id: a.account for a in self.store.unfinished_actions()}
+        accounts = {a.id: a.account for a in actions}
         lines = await self.executor.reconcile(self.venues, steps, accounts)
         for action_id in {step.action_id for step in steps}:
             action = self.store.action_with_steps(action_id)

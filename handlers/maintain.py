@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.close_command import BadCommand, MaintainArgs, parse_maintain_args
@@ -270,9 +270,11 @@ async def _show(bot: Bot, chat_id: int | None, message_id: int | None, text: str
     try:
         await bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
                                     reply_markup=markup)
-    except BadRequest as exc:
+    except TelegramError as exc:
+        # A report that cannot be shown (deleted message, Telegram down) must not stop
+        # the maintenance: the journal and the events table keep the record.
         if "not modified" not in str(exc).lower():
-            raise
+            log.warning("maintenance_report_not_shown chat_id=%s error=%s", chat_id, exc)
 
 
 def _token(markup: InlineKeyboardMarkup) -> str:
