@@ -18,7 +18,7 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot import messages
-from bot.config import AlertMode, Config, RuleMode
+from bot.config import AlertMode, Config, RuleMode, WatcherMode
 from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.venues.base import Venue
@@ -33,6 +33,7 @@ from handlers.local_chat import LocalChat, local_application_builder
 from jobs.positions import log_position_changes
 from jobs.profit_rules import ProfitRules
 from jobs.scheduler import Jobs, PauseSwitch
+from jobs.watcher import PositionWatcher
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,17 @@ class BotApp:
                                 self.executor, self.notify, self.clock)
             self.jobs.add(f"take_profit:{account.name}",
                           self.config.rules.take_profit.interval_seconds, rules.run)
+        services = self.application.bot_data[SERVICES_KEY]
+        bot = self.application.bot
+        for account in self.config.accounts:
+            if account.rules.watcher is WatcherMode.OFF:
+                continue
+            watcher = PositionWatcher(
+                self.config, account, self.venues[account.name], self.store, self.clock,
+                ask=lambda p: maintain.watcher_ask(services, bot, p),
+                auto=lambda p: maintain.watcher_auto(services, bot, p))
+            self.jobs.add(f"watcher:{account.name}",
+                          self.config.rules.maintenance.watcher.interval_seconds, watcher.run)
 
     @staticmethod
     def _async(func: Callable[[], None]) -> Callable[[], asyncio.Future[None]]:

@@ -11,7 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot.domain import Side
 from handlers import close, maintain, tp
-from handlers.common import CANCEL, SIDE, Services, edit, services
+from handlers.common import CANCEL, SIDE, WATCH, Services, edit, services
 
 Confirmed = Callable[[Services, object, int, dict[str, Any]], Awaitable[None]]
 
@@ -47,6 +47,8 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     payload = result.payload or {}
     if kind == CANCEL:
         await edit(query.message, s.text("confirm_cancelled"))
+    elif kind == WATCH:
+        await maintain.watcher_choice(s, query.message, user.id, payload, rest[0])
     elif kind == SIDE and result.kind in ON_SIDE:
         await ON_SIDE[result.kind](s, query.message, user.id, payload, Side(rest[0]))
     elif result.kind in ON_CONFIRM:

@@ -34,7 +34,7 @@ def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-1)
     for name, callback in COMMANDS.items():
         app.add_handler(CommandHandler(name, callback))
-    app.add_handler(CallbackQueryHandler(buttons.on_button, pattern=r"^(cf|cx|cs):"))
+    app.add_handler(CallbackQueryHandler(buttons.on_button, pattern=r"^(cf|cx|cs|wa):"))
     app.add_handler(MessageHandler(filters.ALL, basic.unknown))
     app.add_error_handler(gate.on_error)
 

@@ -19,7 +19,7 @@ from jobs.scheduler import Jobs, PauseSwitch
 
 SERVICES_KEY = "services"
 # Callback data prefixes of confirmation buttons: "<prefix>:<token>[:<choice>]".
-CONFIRM, CANCEL, SIDE = "cf", "cx", "cs"
+CONFIRM, CANCEL, SIDE, WATCH = "cf", "cx", "cs", "wa"
 VENUE_READ_TIMEOUT = 10.0  # seconds a report waits for one venue before saying it is down
 
 

@@ -5,6 +5,7 @@ the same journaled action from where it stopped."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.messages import fmt_fee, fmt_pct, fmt_plain, fmt_signed_usdt, fmt_usdt,
 from bot.rules.maintenance import (
     Kind,
     LadderTier,
+    Plan,
     PlanError,
     plan_normal,
     plan_super,
@@ -29,7 +31,7 @@ from bot.rules.maintenance import (
 from bot.sizing import HUNDRED, notional
 from bot.venues.base import VenueError
 from handlers.close import ask_side, find_positions
-from handlers.common import CANCEL, CONFIRM, Services, edit, services
+from handlers.common import CANCEL, CONFIRM, WATCH, Services, edit, services
 from jobs.profit_rules import ladder_key
 
 log = logging.getLogger(__name__)
@@ -97,9 +99,18 @@ async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
     s.store.attach_message(_token(markup), message.message_id)
 
 
-async def _plan(s: Services, user_id: int, chat_id: int, kind: Kind, position: Position,
-                amount: Decimal | None, target: Decimal | None
-                ) -> tuple[str, InlineKeyboardMarkup]:
+@dataclass(frozen=True, slots=True)
+class Planned:
+    plan: Plan
+    payload: dict[str, Any]  # what the action journals: enough to resume it
+    past_ladder: bool
+    free_after_close: Decimal
+
+
+async def build_plan(s: Services, kind: Kind, position: Position, amount: Decimal | None,
+                     target: Decimal | None) -> Planned:
+    """The plan at the current mark, with the count's ladder tier; PlanError when the
+    balance would not cover step 2 once the old position is closed."""
     settings = s.config.rules.maintenance
     venue = s.venues[position.account]
     count = maintenance_count(s, position.account, position.symbol, position.side.value)
@@ -118,33 +129,99 @@ async def _plan(s: Services, user_id: int, chat_id: int, kind: Kind, position: P
     if shortfall is not None:
         raise PlanError("balance_short", free=fmt_usdt(shortfall.free_after_close),
                         needed=fmt_usdt(shortfall.needed))
-    inst = position.instrument
-
-    def size(contracts: Decimal) -> str:
-        return size_text(s.lang(), contracts, inst.contract_value, inst.base)
-
     payload = {"kind": kind.value, "account": position.account, "symbol": position.symbol,
                "side": position.side.value, "old_size": str(position.size),
                "open_size": str(plan.open_size), "keep_share_pct": str(settings.keep_share_pct),
                "price": str(price), "leverage": str(position.leverage),
                "amount": _str(plan.amount), "target": _str(plan.target), "count": count}
-    token = s.store.create_confirmation(user_id, chat_id, "maintain", payload,
+    return Planned(plan, payload, past_ladder,
+                   balance.free + position.margin + position.unrealized_pnl)
+
+
+async def _plan(s: Services, user_id: int, chat_id: int, kind: Kind, position: Position,
+                amount: Decimal | None, target: Decimal | None
+                ) -> tuple[str, InlineKeyboardMarkup]:
+    planned = await build_plan(s, kind, position, amount, target)
+    plan, inst = planned.plan, position.instrument
+
+    def size(contracts: Decimal) -> str:
+        return size_text(s.lang(), contracts, inst.contract_value, inst.base)
+
+    token = s.store.create_confirmation(user_id, chat_id, "maintain", planned.payload,
                                        ttl_seconds=s.config.telegram.confirm_timeout_seconds)
-    side = s.text(position.side.value)
-    text = s.text(f"plan_{kind.value}", symbol=position.symbol, side=side,
-                  account=position.account, count=count + 1, old=size(position.size),
+    text = s.text(f"plan_{kind.value}", symbol=position.symbol,
+                  side=s.text(position.side.value), account=position.account,
+                  count=planned.payload["count"] + 1, old=size(position.size),
                   open=size(plan.open_size), close=size(plan.final_close),
                   kept=size(plan.kept), margin=fmt_usdt(plan.open_margin()),
-                  fees=fmt_fee(plan.fees(settings.taker_fee_pct)),
-                  free=fmt_usdt(balance.free + position.margin + position.unrealized_pnl),
+                  fees=fmt_fee(plan.fees(s.config.rules.maintenance.taker_fee_pct)),
+                  free=fmt_usdt(planned.free_after_close),
                   amount=fmt_usdt(plan.amount or Decimal(0)),
                   target=fmt_usdt(plan.target or Decimal(0)))
-    if past_ladder:
-        text += "\n" + s.text("plan_past_ladder", count=count)
-    confirm = s.text("button_confirm_past_ladder" if past_ladder else "button_confirm")
+    if planned.past_ladder:
+        text += "\n" + s.text("plan_past_ladder", count=planned.payload["count"])
+    confirm = s.text("button_confirm_past_ladder" if planned.past_ladder else "button_confirm")
     return text, InlineKeyboardMarkup([[
         InlineKeyboardButton(confirm, callback_data=f"{CONFIRM}:{token}"),
         InlineKeyboardButton(s.text("button_cancel"), callback_data=f"{CANCEL}:{token}")]])
+
+
+# -- the watcher's two answers --------------------------------------------------------
+
+
+async def watcher_ask(s: Services, bot: Bot, position: Position) -> None:
+    """An alert with [Maintain] [Super maintain] [Skip] in every alert chat."""
+    text = s.text("watcher_alert", symbol=position.symbol, side=s.text(position.side.value),
+                  account=position.account, rate=fmt_pct(position.profit_rate),
+                  margin=fmt_usdt(position.margin))
+    payload = {"account": position.account, "symbol": position.symbol,
+               "side": position.side.value}
+    for chat_id in s.config.telegram.alert_chat_ids:
+        # A private chat's id is its user's id: the buttons answer that user only.
+        token = s.store.create_confirmation(chat_id, chat_id, "watcher", payload,
+                                           ttl_seconds=s.config.rules.maintenance.watcher
+                                           .cooldown_seconds)
+        markup = InlineKeyboardMarkup([[
+            InlineKeyboardButton(s.text(f"button_{choice}"),
+                                 callback_data=f"{WATCH}:{token}:{choice}")
+            for choice in ("maintain", "supermaintain", "skip")]])
+        try:
+            sent = await bot.send_message(chat_id, text, reply_markup=markup)
+        except TelegramError as exc:
+            log.warning("watcher_alert_not_sent chat_id=%s error=%s", chat_id, exc)
+            continue
+        s.store.attach_message(token, sent.message_id)
+
+
+async def watcher_choice(s: Services, message: object, user_id: int, payload: dict,
+                         choice: str) -> None:
+    assert isinstance(message, Message)
+    if choice == "skip":
+        await edit(message, s.text("watcher_skipped", symbol=payload["symbol"],
+                                   side=s.text(payload["side"]), account=payload["account"]))
+        return
+    await side_chosen(s, message, user_id, {
+        "kind": choice, "symbol": payload["symbol"], "account": payload["account"],
+        "amount": None, "target": None}, Side(payload["side"]))
+
+
+async def watcher_auto(s: Services, bot: Bot, position: Position) -> None:
+    """`auto`: a super maintenance at once, on the ladder; past its end only a human may."""
+    try:
+        planned = await build_plan(s, Kind.SUPER, position, None, None)
+        if planned.past_ladder:
+            raise PlanError("past_ladder_auto", count=planned.payload["count"])
+    except (PlanError, VenueError) as exc:
+        reason = (s.text(f"bad_{exc.key}", **exc.values) if isinstance(exc, PlanError)
+                  else str(exc))
+        for chat_id in s.config.telegram.alert_chat_ids:
+            await bot.send_message(chat_id, s.text(
+                "watcher_auto_refused", symbol=position.symbol,
+                side=s.text(position.side.value), account=position.account, reason=reason))
+        return
+    action = s.store.create_action(Kind.SUPER.value, position.account, position.symbol,
+                                   position.side.value, "rule", planned.payload)
+    await run_action(s, bot, action, planned.payload, None, None)
 
 
 async def execute(s: Services, message: object, user_id: int, payload: dict) -> None:

@@ -24,12 +24,12 @@ APT = "APT-USDT-SWAP"
 BTC = "BTC-USDT-SWAP"
 
 
-def make_config(tmp_path, okx_url=None):
+def make_config(tmp_path, okx_url=None, watcher="off"):
     def account(name, role):
         venue = {"venue": "paper"} if okx_url is None else {
             "venue": "okx", "base_url": okx_url, **credentials_of(name)}
         return {"name": name, "role": role, **venue,
-                "rules": {"take_profit": False, "hedge": False, "watcher": "off"}}
+                "rules": {"take_profit": False, "hedge": False, "watcher": watcher}}
 
     return parse_config({
         "language": "en",
@@ -53,9 +53,9 @@ async def venue_kind(request):
 
 
 @contextlib.asynccontextmanager
-async def bot(tmp_path, okx=None, fresh=True):
+async def bot(tmp_path, okx=None, fresh=True, watcher="off"):
     chat = LocalChat(user_id=USER)
-    app = BotApp(make_config(tmp_path, okx[1] if okx else None), chat=chat)
+    app = BotApp(make_config(tmp_path, okx[1] if okx else None, watcher), chat=chat)
     exchange = okx[0] if okx else app.paper.exchange
     if fresh:
         exchange.market.freeze()
@@ -198,3 +198,33 @@ async def test_a_restart_at_every_step_boundary_finishes_without_repeating(tmp_p
         assert [p.size for p in await app.venues["sub1"].positions()] == [D(48)]
         assert "maintenance count 1" in chat.transcript[-1].text or \
             app.store.get_rule_state("sub1", APT, "long", "maintenance") == {"count": 1}
+
+
+async def test_the_watcher_asks_once_and_its_buttons_lead_to_a_maintenance(tmp_path):
+    async with bot(tmp_path, watcher="ask") as (app, chat, exchange):
+        exchange.set_mark(APT, D("4.3"))  # sub1's long 60 @ 5 at 10x: -140%
+        await app.jobs.run_now("watcher:sub1")
+        alert = chat.transcript[-1]
+        assert alert.text == ("⚠️ APT-USDT-SWAP long on sub1 is at -140.00% with 30.00 USDT "
+                              "margin: maintain it?")
+        assert alert.buttons == ["Maintain", "Super maintain", "Skip"]
+        before = len(chat.transcript)
+        await app.jobs.run_now("watcher:sub1")  # within the cooldown: no second alert
+        assert len(chat.transcript) == before
+        [plan] = await chat.choose("Super maintain")
+        assert plan.startswith("🔧 Super maintain APT-USDT-SWAP long on sub1 — #1")
+        await chat.choose("Confirm", timeout=20)
+        assert [o[3] for o in orders(exchange)] == [D(60), D(232), D(208)]
+    async with bot(tmp_path, fresh=False, watcher="ask") as (app, chat, exchange):
+        exchange.set_mark(APT, D("3"))  # the new position at a loss too, but alerted lately
+        await app.jobs.run_now("watcher:sub1")
+        assert not any(e.text.startswith("⚠️") for e in chat.transcript)
+
+
+async def test_the_watcher_in_auto_mode_runs_a_super_maintenance(tmp_path):
+    async with bot(tmp_path, watcher="auto") as (app, chat, exchange):
+        exchange.set_mark(APT, D("4.3"))
+        await app.jobs.run_now("watcher:sub1")
+        assert [o[3] for o in orders(exchange)] == [D(60), D(232), D(208)]
+        assert chat.transcript[-1].text.startswith("🔧 Super maintenance of APT-USDT-SWAP")
+        assert chat.transcript[-1].text.endswith("maintenance count 1")

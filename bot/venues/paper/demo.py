@@ -41,15 +41,15 @@ MARKS: dict[str, D] = {
 
 # (coin, side, contracts, entry, margin or None for notional / leverage); leverage 10.
 # Main: small long/short anchor pairs, most under 1 USDT margin (the take-profit rule
-# skips them), AAVE above it and in profit (tier 1 fires), BCH a pair whose short wins
-# while the long loses (the hedge rule acts).
+# skips them), AAVE above it and in profit, an STX short at -34% (the watcher asks what
+# to do), and a BCH pair whose short wins while the long loses (the hedge rule acts).
 MAIN_PORTFOLIO: tuple[tuple[str, Side, str, str, str | None], ...] = (
     ("APT", Side.LONG, "1", "5.0", None), ("APT", Side.SHORT, "1", "5.3", None),
     ("CRV", Side.LONG, "2", "0.44", None), ("CRV", Side.SHORT, "2", "0.46", None),
     ("UNI", Side.LONG, "1", "7.2", None), ("UNI", Side.SHORT, "1", "7.9", None),
     ("CRO", Side.LONG, "5", "0.118", None), ("CRO", Side.SHORT, "5", "0.125", None),
     ("AAVE", Side.LONG, "1", "175", None),
-    ("STX", Side.LONG, "1", "0.58", None), ("STX", Side.SHORT, "1", "0.62", None),
+    ("STX", Side.LONG, "1", "0.58", None), ("STX", Side.SHORT, "1", "0.58", None),
     ("BCH", Side.LONG, "1.1", "490", None), ("BCH", Side.SHORT, "1.1", "500", None),
 )
 # Sub: one APT long of about 31 USDT margin (more than the 10 USDT target of §6).
