@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 
 class AlreadyRunning(Exception):
-    pass
+    """Another bot process holds this database's lock."""
 
 
 class InstanceLock:
