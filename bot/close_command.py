@@ -15,13 +15,12 @@ from decimal import Decimal, InvalidOperation
 from bot.domain import Instrument, Position, Side
 from bot.sizing import (
     HUNDRED,
-    close_size,
+    close_size_for_coin,
     close_size_for_percent,
     coin_from_contracts,
     contracts_from_coin,
 )
 
-USAGE = "/close SYMBOL SIZE|N%|all [account] [long|short]"
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/:_-]{0,29}$")
 _NUMBER = re.compile(r"^\d{1,12}(\.\d{1,18})?$")  # plain decimals only: no 1e309, no NaN
 
@@ -174,12 +173,13 @@ def choose_positions(args: CloseArgs | MaintainArgs, held: Mapping[str, Sequence
     matches = [p for account, positions in held.items() for p in positions
                if p.symbol == inst_by_account[account].symbol
                and (args.side is None or p.side is args.side)]
-    what = " ".join(w for w in (args.symbol.upper(), args.side) if w)
+    what, side = args.symbol.upper(), args.side.value if args.side else ""
     if not matches:
-        raise BadCommand("no_position", what=what, accounts=", ".join(held))
+        raise BadCommand("no_position", what=what, side=side, accounts=", ".join(held))
     accounts = sorted({p.account for p in matches})
     if len(accounts) > 1:
-        raise BadCommand("several_accounts", what=what, accounts=", ".join(accounts))
+        raise BadCommand("several_accounts", what=what, side=side,
+                         accounts=", ".join(accounts))
     return matches
 
 
@@ -190,12 +190,11 @@ def close_target(position: Position, amount: Amount) -> CloseTarget:
     if amount.kind == "percent":
         size = close_size_for_percent(position.size, amount.value, inst)
     else:
-        wanted = contracts_from_coin(amount.value, inst)
         held = coin_from_contracts(position.size, inst)
-        if wanted > position.size:
+        if contracts_from_coin(amount.value, inst) > position.size:
             raise BadCommand("above_position", amount=f"{amount.value} {inst.base}",
                              held=f"{held.normalize():f} {inst.base}")
-        size = close_size(position.size, wanted, inst)
+        size = close_size_for_coin(position.size, amount.value, inst)
     if size <= 0:
         minimum = coin_from_contracts(inst.min_size, inst)
         raise BadCommand("below_minimum", amount=str(amount),

@@ -23,10 +23,6 @@ class Side(StrEnum):
     SHORT = "short"
 
     @property
-    def opposite(self) -> Side:
-        return Side.SHORT if self is Side.LONG else Side.LONG
-
-    @property
     def open_order_side(self) -> OrderSide:
         return OrderSide.BUY if self is Side.LONG else OrderSide.SELL
 
@@ -38,10 +34,6 @@ class Side(StrEnum):
 class OrderSide(StrEnum):
     BUY = "buy"
     SELL = "sell"
-
-    @property
-    def opposite(self) -> OrderSide:
-        return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
 
 
 class OrderType(StrEnum):

@@ -29,7 +29,16 @@ from bot.closing import CloseMethod, CloseResult, execute_close, plan_close
 from bot.domain import Position, Side
 from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt, size_text
 from bot.venues.base import VenueError
-from handlers.common import CANCEL, CONFIRM, SIDE, Services, edit, services
+from handlers.common import (
+    CANCEL,
+    SIDE,
+    Services,
+    confirm_markup,
+    edit,
+    reason,
+    services,
+    token_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +50,7 @@ def _size(s: Services, position: Position, contracts: Decimal) -> str:
 
 
 def _bad(s: Services, exc: BadCommand) -> str:
-    return s.text("bad_argument", reason=s.text(f"bad_{exc.key}", **exc.values),
-                  usage=s.text("usage_close"))
+    return s.text("bad_argument", reason=reason(s, exc), usage=s.text("usage_close"))
 
 
 async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -65,7 +73,7 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await message.reply_text(s.text("venue_read_failed", error=str(exc)))
         return
     sent = await message.reply_text(text, reply_markup=markup)
-    s.store.attach_message(_token(markup), sent.message_id)
+    s.store.attach_message(token_of(markup), sent.message_id)
 
 
 async def find_positions(s: Services, args: CloseArgs | MaintainArgs) -> list[Position]:
@@ -123,13 +131,7 @@ async def _confirmation(s: Services, user_id: int, chat_id: int, position: Posit
                   held=_size(s, position, position.size),
                   price=fmt_plain(plan.estimated_price), pnl=fmt_signed_usdt(plan.estimated_pnl),
                   method=method)
-    return text, InlineKeyboardMarkup([[
-        InlineKeyboardButton(s.text("button_confirm"), callback_data=f"{CONFIRM}:{token}"),
-        InlineKeyboardButton(s.text("button_cancel"), callback_data=f"{CANCEL}:{token}")]])
-
-
-def _token(markup: InlineKeyboardMarkup) -> str:
-    return str(markup.inline_keyboard[0][0].callback_data).split(":")[1]
+    return text, confirm_markup(s, token)
 
 
 async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
@@ -143,7 +145,7 @@ async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
         await edit(message, _bad(s, exc))
         return
     await edit(message, text, markup)
-    s.store.attach_message(_token(markup), message.message_id)
+    s.store.attach_message(token_of(markup), message.message_id)
 
 
 async def execute(s: Services, message: object, user_id: int, payload: dict) -> None:

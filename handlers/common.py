@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -73,3 +74,25 @@ async def edit(message: object, text: str, markup: InlineKeyboardMarkup | None =
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise
+
+
+def confirm_markup(s: Services, token: str, confirm_key: str = "button_confirm"
+                   ) -> InlineKeyboardMarkup:
+    """[Confirm] [Cancel] for a stored confirmation."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(s.text(confirm_key), callback_data=f"{CONFIRM}:{token}"),
+        InlineKeyboardButton(s.text("button_cancel"), callback_data=f"{CANCEL}:{token}")]])
+
+
+def token_of(markup: InlineKeyboardMarkup) -> str:
+    """The confirmation token behind a keyboard's first button."""
+    return str(markup.inline_keyboard[0][0].callback_data).split(":")[1]
+
+
+def reason(s: Services, exc: Any) -> str:
+    """A refusal (BadCommand, PlanError: a `key` and its values) in the user's language;
+    a position side among the values is translated too."""
+    values = dict(exc.values)
+    if "side" in values:  # optional in the text: " long", " 多" or nothing
+        values["side"] = f" {s.text(values['side'])}" if values["side"] else ""
+    return s.text(f"bad_{exc.key}", **values)

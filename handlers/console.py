@@ -125,14 +125,3 @@ async def run_console(app: Application, chat: LocalChat,  # type: ignore[type-ar
         finally:
             await app.updater.stop()  # type: ignore[union-attr]
             await app.stop()
-
-
-def serve_console(app: Application, chat: LocalChat) -> int:  # type: ignore[type-arg]
-    """Blocking entry point for `python bot.py --console`: exit status 0 at EOF and on Ctrl-C
-    (asyncio.run cancels the main task, run_console stops the app, and we swallow the
-    KeyboardInterrupt that asyncio.run re-raises afterwards instead of printing a traceback)."""
-    try:
-        asyncio.run(run_console(app, chat))
-    except KeyboardInterrupt:
-        sys.stdout.write("\n")
-    return 0

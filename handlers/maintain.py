@@ -31,7 +31,16 @@ from bot.rules.maintenance import (
 from bot.sizing import HUNDRED, notional
 from bot.venues.base import VenueError
 from handlers.close import ask_side, find_positions
-from handlers.common import CANCEL, CONFIRM, WATCH, Services, edit, services
+from handlers.common import (
+    CONFIRM,
+    WATCH,
+    Services,
+    confirm_markup,
+    edit,
+    reason,
+    services,
+    token_of,
+)
 from jobs.profit_rules import ladder_key
 
 log = logging.getLogger(__name__)
@@ -72,13 +81,13 @@ async def _command(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Kin
                                    args.amount, args.target)
     except (BadCommand, PlanError) as exc:
         await message.reply_text(s.text("bad_argument", usage=_usage(s, kind),
-                                        reason=s.text(f"bad_{exc.key}", **exc.values)))
+                                        reason=reason(s, exc)))
         return
     except VenueError as exc:
         await message.reply_text(s.text("venue_read_failed", error=str(exc)))
         return
     sent = await message.reply_text(text, reply_markup=markup)
-    s.store.attach_message(_token(markup), sent.message_id)
+    s.store.attach_message(token_of(markup), sent.message_id)
 
 
 async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
@@ -93,10 +102,10 @@ async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
                                    args.target)
     except (BadCommand, PlanError) as exc:
         await edit(message, s.text("bad_argument", usage=_usage(s, kind),
-                                   reason=s.text(f"bad_{exc.key}", **exc.values)))
+                                   reason=reason(s, exc)))
         return
     await edit(message, text, markup)
-    s.store.attach_message(_token(markup), message.message_id)
+    s.store.attach_message(token_of(markup), message.message_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +169,8 @@ async def _plan(s: Services, user_id: int, chat_id: int, kind: Kind, position: P
                   target=fmt_usdt(plan.target or Decimal(0)))
     if planned.past_ladder:
         text += "\n" + s.text("plan_past_ladder", count=planned.payload["count"])
-    confirm = s.text("button_confirm_past_ladder" if planned.past_ladder else "button_confirm")
-    return text, InlineKeyboardMarkup([[
-        InlineKeyboardButton(confirm, callback_data=f"{CONFIRM}:{token}"),
-        InlineKeyboardButton(s.text("button_cancel"), callback_data=f"{CANCEL}:{token}")]])
+    return text, confirm_markup(s, token, "button_confirm_past_ladder" if planned.past_ladder
+                                else "button_confirm")
 
 
 # -- the watcher's two answers --------------------------------------------------------
@@ -212,12 +219,11 @@ async def watcher_auto(s: Services, bot: Bot, position: Position) -> None:
         if planned.past_ladder:
             raise PlanError("past_ladder_auto", count=planned.payload["count"])
     except (PlanError, VenueError) as exc:
-        reason = (s.text(f"bad_{exc.key}", **exc.values) if isinstance(exc, PlanError)
-                  else str(exc))
+        why = reason(s, exc) if isinstance(exc, PlanError) else str(exc)
         for chat_id in s.config.telegram.alert_chat_ids:
             await bot.send_message(chat_id, s.text(
                 "watcher_auto_refused", symbol=position.symbol,
-                side=s.text(position.side.value), account=position.account, reason=reason))
+                side=s.text(position.side.value), account=position.account, reason=why))
         return
     action = s.store.create_action(Kind.SUPER.value, position.account, position.symbol,
                                    position.side.value, "rule", planned.payload)
@@ -231,10 +237,10 @@ async def execute(s: Services, message: object, user_id: int, payload: dict) -> 
     held = next((p for p in await venue.positions()
                  if p.symbol == payload["symbol"] and p.side is side), None)
     if held is None or held.size != Decimal(payload["old_size"]):
-        reason = (s.text("changed_gone", symbol=payload["symbol"], side=s.text(side.value),
-                         account=payload["account"]) if held is None else
-                  s.text("changed_size", size=fmt_plain(held.size)))
-        await edit(message, s.text("position_changed", reason=reason))
+        why = (s.text("changed_gone", symbol=payload["symbol"], side=s.text(side.value),
+                      account=payload["account"]) if held is None else
+               s.text("changed_size", size=fmt_plain(held.size)))
+        await edit(message, s.text("position_changed", reason=why))
         return
     action = s.store.create_action(payload["kind"], payload["account"], payload["symbol"],
                                    side.value, "command", payload, requested_by=user_id,
@@ -352,10 +358,6 @@ async def _show(bot: Bot, chat_id: int | None, message_id: int | None, text: str
         # the maintenance: the journal and the events table keep the record.
         if "not modified" not in str(exc).lower():
             log.warning("maintenance_report_not_shown chat_id=%s error=%s", chat_id, exc)
-
-
-def _token(markup: InlineKeyboardMarkup) -> str:
-    return str(markup.inline_keyboard[0][0].callback_data).split(":")[1]
 
 
 def _str(value: Decimal | None) -> str | None:

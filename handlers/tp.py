@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.close_command import BadCommand, resolve_instrument
@@ -15,11 +15,11 @@ from bot.domain import Position, Side
 from bot.messages import fmt_pct, fmt_plain, fmt_usdt
 from bot.rules.take_profit import Skip, Tier, TierStatus, ladder_status
 from handlers.common import (
-    CANCEL,
-    CONFIRM,
     VENUE_READ_TIMEOUT,
     Services,
+    confirm_markup,
     edit,
+    reason,
     reply,
     services,
     split_message,
@@ -121,17 +121,17 @@ async def _ask_reset(update: Update, context: ContextTypes.DEFAULT_TYPE,
         except BadCommand as exc:
             if len(accounts) == 1:
                 await reply(update, context, "bad_argument", usage=usage,
-                            reason=s.text(f"bad_{exc.key}", **exc.values))
+                            reason=reason(s, exc))
                 return
             continue
         if any(p.symbol == inst.symbol and p.side is side for p in await venue.positions()):
             found.append((account.name, inst.symbol))
     if len(found) != 1:
         key = "bad_no_position" if not found else "bad_several_accounts"
-        what = f"{args[0].upper()} {side}"
-        reason = s.text(key, what=what, accounts=", ".join(a for a, _ in found) or
-                        ", ".join(a.name for a in accounts))
-        await reply(update, context, "bad_argument", reason=reason, usage=usage)
+        why = s.text(key, what=args[0].upper(), side=f" {s.text(side.value)}",
+                     accounts=", ".join(a for a, _ in found) or
+                     ", ".join(a.name for a in accounts))
+        await reply(update, context, "bad_argument", reason=why, usage=usage)
         return
     account, symbol = found[0]
     message, user = update.effective_message, update.effective_user
@@ -140,9 +140,7 @@ async def _ask_reset(update: Update, context: ContextTypes.DEFAULT_TYPE,
         user.id, message.chat_id, "tp_reset",
         {"account": account, "symbol": symbol, "side": side.value},
         ttl_seconds=s.config.telegram.confirm_timeout_seconds)
-    markup = InlineKeyboardMarkup([[
-        InlineKeyboardButton(s.text("button_confirm"), callback_data=f"{CONFIRM}:{token}"),
-        InlineKeyboardButton(s.text("button_cancel"), callback_data=f"{CANCEL}:{token}")]])
+    markup = confirm_markup(s, token)
     sent = await message.reply_text(s.text("tp_reset_confirm", symbol=symbol,
                                            side=s.text(side.value), account=account),
                                     reply_markup=markup)
