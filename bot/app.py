@@ -214,13 +214,20 @@ class BotApp:
         steps = [st for st in steps if st.action_id not in resumed]
         if not steps:
             return
-        accounts = {a.id: a.account for a in actions}
+        # Every step's own action says its account, whatever state the action is in: a
+        # maintenance stopped on an error may still have an order of unknown fate.
+        owners = {st.action_id: self.store.action_with_steps(st.action_id) for st in steps}
+        accounts = {a_id: a.account for a_id, a in owners.items() if a is not None}
         lines = await self.executor.reconcile(self.venues, steps, accounts)
         for action_id in {step.action_id for step in steps}:
             action = self.store.action_with_steps(action_id)
-            if action is not None and not action.state.is_final:
-                failed = any(st.state == "failed" for st in action.steps)
-                self.store.update_action(action_id, state="partial" if failed else "done")
+            if action is None or action.state.is_final:
+                continue
+            states = {st.state for st in action.steps}
+            if states & {"intended", "sent"}:
+                continue  # still unknown: the next start looks again
+            self.store.update_action(action_id, state="partial" if "failed" in states
+                                     else "done")
         self.store.record_event("reconciled", "; ".join(lines)[:500], severity="warning")
         await self.notify("system", messages.text(
             self.store.language() or self.config.language, "reconciled",

@@ -157,39 +157,46 @@ class Executor:
     async def reconcile(self, venues: Mapping[str, Venue], steps: Sequence[Any],
                         accounts: Mapping[int, str]) -> list[str]:
         """On start: every step journaled as intended or sent is looked up by its client
-        id and followed to its end (resumed), or marked failed when the venue never got
-        it (reported). Returns one line per step for the alert."""
+        id and followed to its end (resumed); it is marked failed only when the venue has
+        certainly never had it. A step the venue cannot be asked about now stays open for
+        the next start. Returns one line per step for the alert."""
         lines = []
         for step in steps:
             account = accounts.get(step.action_id)
             venue = venues.get(account) if account else None
             if step.client_id is None or venue is None:
-                self.journal.update_step(step.id, state="failed", error_code="orphaned",
-                                         error_message="no order or no venue to look it up")
-                lines.append(f"step {step.seq} of action {step.action_id}: nothing to resume")
+                lines.append(f"step {step.seq} of action {step.action_id}: no order or no "
+                             "configured account to look it up; left as it was")
                 continue
-            symbol = step.params["symbol"]
             try:
-                order = await self._lookup(venue, symbol, step.client_id)
-            except VenueError as exc:
+                lines.append(await self._reconcile_step(venue, account, step))
+            except OrderLost as exc:
                 self.journal.update_step(step.id, state="failed", error_code=exc.code,
                                          error_message=str(exc))
-                lines.append(f"{account} {symbol} {step.client_id}: not placed ({exc})")
-                continue
-            timeout = None
-            if order.expire_at is not None:  # a GTT order lives until its expiry
-                left = (order.expire_at - datetime.now(UTC)).total_seconds()
-                timeout = max(0.0, left) + GTT_GRACE_SECONDS
-            order = await self.follow(venue, order, timeout)
-            fills = list(await venue.fills(symbol, client_id=step.client_id))
-            self.journal.upsert_order(account, order, step.action_id, step.id)
-            self.journal.record_fills(account, fills)
-            self.journal.update_step(step.id, state="final", result={
-                "venue_id": order.venue_id, "state": order.state.value,
-                "filled_size": str(order.filled_size), "fills": len(fills)})
-            lines.append(f"{account} {symbol} {step.client_id}: {order.state.value}, "
-                         f"filled {order.filled_size} of {order.size}")
+                lines.append(f"{account} {step.params['symbol']} {step.client_id}: "
+                             f"never placed ({exc})")
+            except VenueError as exc:
+                lines.append(f"{account} {step.params['symbol']} {step.client_id}: "
+                             f"unknown for now, looked up again at the next start ({exc})")
         return lines
+
+    async def _reconcile_step(self, venue: Venue, account: str, step: Any) -> str:
+        symbol = step.params["symbol"]
+        order = await self._lookup(venue, symbol, step.client_id)
+        timeout = None
+        if order.expire_at is not None:  # a GTT order lives until its expiry
+            left = (order.expire_at - datetime.now(UTC)).total_seconds()
+            timeout = max(0.0, left) + GTT_GRACE_SECONDS
+        order = await self.follow(venue, order, timeout)
+        fills = list(await venue.fills(symbol, client_id=step.client_id))
+        self.journal.upsert_order(account, order, step.action_id, step.id)
+        self.journal.record_fills(account, fills)
+        self.journal.update_step(step.id, state="final" if order.state.is_final else "sent",
+                                 result={"venue_id": order.venue_id, "state": order.state.value,
+                                         "filled_size": str(order.filled_size),
+                                         "fills": len(fills)})
+        return (f"{account} {symbol} {step.client_id}: {order.state.value}, "
+                f"filled {order.filled_size} of {order.size}")
 
     async def follow(self, venue: Venue, order: Order, timeout: float | None = None) -> Order:
         """Poll until the order is final. Past `timeout` a still-open order is cancelled
