@@ -83,8 +83,10 @@ class BotApp:
             self.jobs = Jobs(self.application.job_queue, self.pause, on_error=self._job_failed)
             close = config.rules.close
             self.executor = Executor(self.store, client_prefix=self._client_prefix(), follow=(
+                # the first wait after a rate limit or outage is one poll interval too
                 FollowSettings(timeout_seconds=close.follow_timeout_seconds,
-                               poll_seconds=float(close.follow_poll_seconds))))
+                               poll_seconds=float(close.follow_poll_seconds),
+                               backoff_seconds=float(close.follow_poll_seconds))))
             self.application.bot_data[SERVICES_KEY] = Services(
                 config=config, store=self.store, venues=self.venues, jobs=self.jobs,
                 pause=self.pause, clock=clock, executor=self.executor)

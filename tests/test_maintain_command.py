@@ -228,3 +228,46 @@ async def test_the_watcher_in_auto_mode_runs_a_super_maintenance(tmp_path):
         assert [o[3] for o in orders(exchange)] == [D(60), D(232), D(208)]
         assert chat.transcript[-1].text.startswith("🔧 Super maintenance of APT-USDT-SWAP")
         assert chat.transcript[-1].text.endswith("maintenance count 1")
+
+
+async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(tmp_path):
+    """Step 2's order lands but its answer and every look-up fail: the action stops as
+    partial with the step open. After a restart the order is found, and a retry only
+    sends step 3: one open of 600, not two."""
+    from bot.venues.base import VenueUnavailable
+    from handlers.maintain import run_action
+
+    async with bot(tmp_path) as (app, chat, exchange):
+        exchange.set_mark(APT, D("5"))
+        venue = app.venues["sub1"]
+        place, lookup = venue.place_order, venue.order_by_client_id
+
+        async def lost_answer(request):
+            order = await place(request)
+            if request.opens:
+                raise VenueUnavailable("timeout", code="50004", venue="paper")
+            return order
+
+        async def down(symbol, client_id):
+            if "a1s20" in client_id:
+                raise VenueUnavailable("down", code="50001", venue="paper")
+            return await lookup(symbol, client_id)
+
+        venue.place_order, venue.order_by_client_id = lost_answer, down
+        await chat.ask("/maintain APT sub1")
+        report = (await chat.choose("Confirm", timeout=30))[-1]
+        assert "❌ 2. open:" in report
+        assert app.store.recent_actions(1)[0].state == "partial"
+    async with bot(tmp_path, fresh=False) as (app, chat, exchange):
+        for _ in range(300):
+            if not app.store.unfinished_steps():
+                break
+            await asyncio.sleep(0.02)
+        action = app.store.recent_actions(1)[0]
+        result = await run_action(app.application.bot_data["services"], app.application.bot,
+                                  action.id, action.plan, None, None)  # the [Retry]
+        assert result.done
+        assert orders(exchange) == [("sub1", OrderSide.SELL, Side.LONG, D(60), True),
+                                    ("sub1", OrderSide.BUY, Side.LONG, D(600), False),
+                                    ("sub1", OrderSide.SELL, Side.LONG, D(552), True)]
+        assert [p.size for p in await app.venues["sub1"].positions()] == [D(48)]
