@@ -9,6 +9,7 @@ The result says what filled and what did not.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +21,8 @@ from bot.domain import ZERO, OrderBook, OrderRequest, OrderSide, OrderType, Posi
 from bot.execution import GTT_GRACE_SECONDS, Executor, Outcome
 from bot.sizing import HUNDRED, round_price, split_batches, unrealized_pnl, with_slippage
 from bot.venues.base import Venue
+
+log = logging.getLogger(__name__)
 
 
 class CloseMethod(StrEnum):
@@ -125,7 +128,10 @@ async def execute_close(executor: Executor, venue: Venue, action_id: int, plan: 
                                             follow_timeout=timeout)
         result.outcomes.append(outcome)
         if progress is not None:
-            await progress(result)
+            try:
+                await progress(result)
+            except Exception:  # showing progress must never stop the close
+                log.exception("close_progress_not_shown")
 
     if plan.method is CloseMethod.MARKET:
         await one(first_seq, plan.orders[0], float(settings.follow_timeout_seconds))

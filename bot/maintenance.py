@@ -10,6 +10,7 @@ Attempt a of step k has seq k*10+a, so every order has a client id of its own.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +21,8 @@ from bot.execution import Executor, Journal, Outcome
 from bot.rules.maintenance import Kind, final_close_normal, final_close_super
 from bot.sizing import with_slippage
 from bot.venues.base import PositionNotFound, Venue, VenueError
+
+log = logging.getLogger(__name__)
 
 CLOSE_OLD, OPEN, CLOSE_NEW = 1, 2, 3
 STEPS = (CLOSE_OLD, OPEN, CLOSE_NEW)
@@ -108,8 +111,7 @@ class MaintenanceRunner:
                 await self._step(action_id, plan, report, result)
             except VenueError as exc:
                 result.error = str(exc)
-            if progress is not None:
-                await progress(result)
+            await _tell(progress, result)
             if not report.done:
                 result.failed_step = step
                 result.error = result.error or "; ".join(report.errors) or "not filled"
@@ -187,6 +189,16 @@ class MaintenanceRunner:
     async def _position(self, symbol: str, side: Side) -> Position | None:
         return next((p for p in await self.venue.positions()
                      if p.symbol == symbol and p.side is side), None)
+
+
+async def _tell(progress: Progress | None, result: MaintenanceResult) -> None:
+    """Progress is for the user; failing to show it must never stop the steps."""
+    if progress is None:
+        return
+    try:
+        await progress(result)
+    except Exception:
+        log.exception("maintenance_progress_not_shown")
 
 
 def _request(params: dict[str, Any]) -> OrderRequest:

@@ -163,13 +163,14 @@ async def execute(s: Services, message: object, user_id: int, payload: dict) -> 
         await edit(message, s.text("position_changed", reason=reason))
         return
     names = {"symbol": symbol, "side": s.text(side.value), "account": account}
+    settings = s.config.rules.close
+    # Read before the action exists: a failed read leaves nothing half-started behind.
+    book = await venue.order_book(symbol, settings.book_levels)
+    plan = plan_close(position, size, book, settings, s.clock())
     action = s.store.create_action("close", account, symbol, side.value, "command", payload,
                                    requested_by=user_id, chat_id=message.chat_id)
     s.store.update_action(action, state="running", message_id=message.message_id)
     await edit(message, s.text("close_running", size=_size(s, position, size), **names))
-    settings = s.config.rules.close
-    plan = plan_close(position, size, await venue.order_book(symbol, settings.book_levels),
-                      settings, s.clock())
 
     async def progress(result: CloseResult) -> None:
         if len(result.outcomes) < len(plan.orders):

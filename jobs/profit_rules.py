@@ -114,11 +114,20 @@ class ProfitRules:
                                     symbol=p.symbol, side=p.side.value)
             await self.notify("take_profit", self.text("tp_observe", **names))
             return
+        if not await self._unchanged(p, "tp"):
+            return
         action = self.store.create_action("take_profit", account, p.symbol, p.side.value, "rule",
                                           {"tier": close.tier, "size": str(close.size)})
         self.store.put_rule_state(account, p.symbol, p.side.value, rule, state | {
             "action": action})
-        result = await self._close(action, p, close.size)
+        try:
+            result = await self._close(action, p, close.size)
+        except Exception as exc:  # the run goes on with the other positions
+            if not self._sent_anything(action):  # nothing sent: the tier is given back
+                self.store.put_rule_state(account, p.symbol, p.side.value, rule,
+                                          {"fired": close.tier - 1, "entry": str(p.entry_price)})
+            await self._failed(action, p, "take_profit", "tp_failed", exc, names)
+            return
         if result.filled_size == 0 and result.settled:
             # Certainly nothing was closed: the tier may fire again on a later run. An order
             # of unknown fate keeps the tier fired: a missed tier costs less than a double.
@@ -144,15 +153,45 @@ class ProfitRules:
                                     side=loser.side.value)
             await self.notify("hedge", self.text("hedge_observe", **names))
             return
+        if not await self._unchanged(loser, "hedge") or \
+                not await self._unchanged(close.winner, "hedge"):
+            return
         action = self.store.create_action("hedge", account, loser.symbol, loser.side.value,
                                           "rule", {"size": str(close.size)})
-        result = await self._close(action, loser, close.size)
+        try:
+            result = await self._close(action, loser, close.size)
+        except Exception as exc:  # the run goes on with the other positions
+            await self._failed(action, loser, "hedge", "hedge_failed", exc, names)
+            return
         self.store.record_event("hedge_closed" if result.filled_size else "hedge_failed",
                                 f"closed {result.filled_size} of {close.size} "
                                 f"({'; '.join(result.errors)})", account=account,
                                 symbol=loser.symbol, side=loser.side.value, action_id=action)
         await self.notify("hedge", self._report("hedge_done", "hedge_failed", loser, result,
                                                 names))
+
+    async def _unchanged(self, seen: Position, rule: str) -> bool:
+        """SPEC §8: read the position again right before acting. A close earlier in this
+        run may have taken a while, and the trader or another action may have changed it."""
+        now = next((p for p in await self.venue.positions() if p.key == seen.key), None)
+        if now is not None and (now.size, now.entry_price) == (seen.size, seen.entry_price):
+            return True
+        self.store.record_event(f"{rule}_skipped_changed", "the position changed since the run "
+                                "read it; decided again next run", account=seen.account,
+                                symbol=seen.symbol, side=seen.side.value)
+        return False
+
+    def _sent_anything(self, action: int) -> bool:
+        record = self.store.action_with_steps(action)
+        return record is not None and any(st.state != "failed" for st in record.steps)
+
+    async def _failed(self, action: int, p: Position, kind: str, key: str, exc: Exception,
+                      names: dict[str, object]) -> None:
+        log.exception("%s_error account=%s symbol=%s", kind, p.account, p.symbol)
+        self.store.update_action(action, state="failed", error=str(exc)[:500])
+        self.store.record_event(key, str(exc)[:500], account=p.account, symbol=p.symbol,
+                                side=p.side.value, severity="error", action_id=action)
+        await self.notify(kind, self.text(key, error=str(exc) or type(exc).__name__, **names))
 
     async def _close(self, action: int, position: Position, size) -> CloseResult:
         settings = self.config.rules.close
