@@ -18,7 +18,8 @@ from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot import messages
-from bot.config import AlertMode, Config, RuleMode, WatcherMode
+from bot.busy import BusyPositions
+from bot.config import Config, RuleMode, WatcherMode
 from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.venues.base import Venue
@@ -27,7 +28,7 @@ from db.records import ActionRecord, StepRecord
 from db.repo import Store
 from db.session import Database
 from handlers import commands, maintain
-from handlers.common import SERVICES_KEY, Services
+from handlers.common import SERVICES_KEY, Services, send_alert
 from handlers.console import ConsoleChat
 from handlers.local_chat import LocalChat, local_application_builder
 from jobs.positions import log_position_changes
@@ -87,9 +88,10 @@ class BotApp:
                 FollowSettings(timeout_seconds=close.follow_timeout_seconds,
                                poll_seconds=float(close.follow_poll_seconds),
                                backoff_seconds=float(close.follow_poll_seconds))))
+            self.busy = BusyPositions()
             self.application.bot_data[SERVICES_KEY] = Services(
                 config=config, store=self.store, venues=self.venues, jobs=self.jobs,
-                pause=self.pause, clock=clock, executor=self.executor)
+                pause=self.pause, clock=clock, executor=self.executor, busy=self.busy)
             commands.register(self.application)
             self._schedule()
         except BaseException:
@@ -147,7 +149,7 @@ class BotApp:
             if modes == {RuleMode.OFF}:
                 continue
             rules = ProfitRules(self.config, account, self.venues[account.name], self.store,
-                                self.executor, self.notify, self.clock)
+                                self.executor, self.notify, self.clock, self.busy)
             self.jobs.add(f"take_profit:{account.name}",
                           self.config.rules.take_profit.interval_seconds, rules.run)
         services = self.application.bot_data[SERVICES_KEY]
@@ -157,7 +159,7 @@ class BotApp:
                 continue
             watcher = PositionWatcher(
                 self.config, account, self.venues[account.name], self.store, self.clock,
-                ask=lambda p: maintain.watcher_ask(services, bot, p),
+                self.busy, ask=lambda p: maintain.watcher_ask(services, bot, p),
                 auto=lambda p: maintain.watcher_auto(services, bot, p))
             self.jobs.add(f"watcher:{account.name}",
                           self.config.rules.maintenance.watcher.interval_seconds, watcher.run)
@@ -207,12 +209,16 @@ class BotApp:
         """What a previous run left unfinished: a maintenance is resumed from its journal
         (no filled step runs twice); any other action's orders are looked up by client id,
         followed to their end and reported."""
-        for action in actions:
-            if action.kind in MAINTENANCE_KINDS:
-                services = self.application.bot_data[SERVICES_KEY]
-                await maintain.run_action(services, self.application.bot, action.id,
-                                          action.plan, action.chat_id, action.message_id)
-        resumed = {a.id for a in actions if a.kind in MAINTENANCE_KINDS}
+        services = self.application.bot_data[SERVICES_KEY]
+        maintenance = [a for a in actions if a.kind in MAINTENANCE_KINDS]
+        if self.pause.paused:  # a resume is an automatic action: offer it instead
+            for action in maintenance:
+                await maintain.offer_retry(services, self.application.bot, action)
+        else:  # together, so each holds its position before any job looks at it
+            await asyncio.gather(*(
+                maintain.run_action(services, self.application.bot, a.id, a.plan, a.chat_id,
+                                    a.message_id) for a in maintenance))
+        resumed = {a.id for a in maintenance}
         steps = [st for st in steps if st.action_id not in resumed]
         if not steps:
             return
@@ -236,17 +242,7 @@ class BotApp:
             lines="\n".join(lines)))
 
     async def notify(self, kind: str, text: str) -> None:
-        """A push message to every alert chat, as `telegram.alerts.<kind>` says (on, silent
-        or off); one chat failing does not stop the others."""
-        mode = getattr(self.config.telegram.alerts, kind)
-        if mode is AlertMode.OFF:
-            return
-        for chat_id in self.config.telegram.alert_chat_ids:
-            try:
-                await self.application.bot.send_message(
-                    chat_id, text, disable_notification=mode is AlertMode.SILENT)
-            except Exception:  # an alert that cannot be delivered is logged, not fatal
-                log.exception("alert_failed chat_id=%s kind=%s", chat_id, kind)
+        await send_alert(self.application.bot, self.config, kind, text)
 
     async def close(self) -> None:
         for venue in self.venues.values():

@@ -14,6 +14,7 @@ from decimal import Decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ContextTypes
 
+from bot.busy import PositionBusy
 from bot.close_command import (
     Amount,
     BadCommand,
@@ -179,7 +180,13 @@ async def execute(s: Services, message: object, user_id: int, payload: dict) -> 
                 filled=_size(s, position, result.filled_size),
                 size=_size(s, position, size), **names))
 
-    result = await execute_close(s.executor, venue, action, plan, settings, progress)
+    try:
+        with s.busy.hold((account, symbol, side.value)):
+            result = await execute_close(s.executor, venue, action, plan, settings, progress)
+    except PositionBusy:
+        s.store.update_action(action, state="failed", error="position busy")
+        await edit(message, s.text("position_busy", **names))
+        return
     state = ("done" if result.unfilled_size == 0 else
              "partial" if result.filled_size > 0 else "failed")
     s.store.update_action(action, state=state, result={

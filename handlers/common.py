@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import messages
-from bot.config import Config
+from bot.busy import BusyPositions
+from bot.config import AlertMode, Config
 from bot.execution import Executor
 from bot.venues.base import Venue
 from db.repo import Store
 from jobs.scheduler import Jobs, PauseSwitch
+
+log = logging.getLogger(__name__)
 
 SERVICES_KEY = "services"
 # Callback data prefixes of confirmation buttons: "<prefix>:<token>[:<choice>]".
@@ -33,6 +37,7 @@ class Services:
     pause: PauseSwitch
     clock: Callable[[], datetime]
     executor: Executor
+    busy: BusyPositions
 
     def lang(self) -> str:
         return self.store.language() or self.config.language
@@ -96,3 +101,20 @@ def reason(s: Services, exc: Any) -> str:
     if "side" in values:  # optional in the text: " long", " 多" or nothing
         values["side"] = f" {s.text(values['side'])}" if values["side"] else ""
     return s.text(f"bad_{exc.key}", **values)
+
+
+async def send_alert(bot: Bot, config: Config, kind: str, text: str,
+                     markup_for: Callable[[int], InlineKeyboardMarkup | None] | None = None
+                     ) -> None:
+    """A push message to every alert chat, as `telegram.alerts.<kind>` says (on, silent or
+    off). `markup_for(chat_id)` gives a chat its buttons (a private chat's id is its user's
+    id, which confirmation buttons are bound to). One chat failing does not stop the rest."""
+    mode = getattr(config.telegram.alerts, kind)
+    if mode is AlertMode.OFF:
+        return
+    for chat_id in config.telegram.alert_chat_ids:
+        try:
+            await bot.send_message(chat_id, text, disable_notification=mode is AlertMode.SILENT,
+                                   reply_markup=markup_for(chat_id) if markup_for else None)
+        except TelegramError:  # an alert that cannot be delivered is logged, not fatal
+            log.exception("alert_failed chat_id=%s kind=%s", chat_id, kind)

@@ -13,6 +13,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.busy import PositionBusy
 from bot.close_command import BadCommand, MaintainArgs, parse_maintain_args
 from bot.config import RuleMode
 from bot.domain import Position, Side
@@ -38,6 +39,7 @@ from handlers.common import (
     confirm_markup,
     edit,
     reason,
+    send_alert,
     services,
     token_of,
 )
@@ -183,21 +185,18 @@ async def watcher_ask(s: Services, bot: Bot, position: Position) -> None:
                   margin=fmt_usdt(position.margin))
     payload = {"account": position.account, "symbol": position.symbol,
                "side": position.side.value}
-    for chat_id in s.config.telegram.alert_chat_ids:
+
+    def buttons(chat_id: int) -> InlineKeyboardMarkup:
         # A private chat's id is its user's id: the buttons answer that user only.
-        token = s.store.create_confirmation(chat_id, chat_id, "watcher", payload,
-                                           ttl_seconds=s.config.rules.maintenance.watcher
-                                           .cooldown_seconds)
-        markup = InlineKeyboardMarkup([[
+        token = s.store.create_confirmation(
+            chat_id, chat_id, "watcher", payload,
+            ttl_seconds=s.config.rules.maintenance.watcher.cooldown_seconds)
+        return InlineKeyboardMarkup([[
             InlineKeyboardButton(s.text(f"button_{choice}"),
                                  callback_data=f"{WATCH}:{token}:{choice}")
             for choice in ("maintain", "supermaintain", "skip")]])
-        try:
-            sent = await bot.send_message(chat_id, text, reply_markup=markup)
-        except TelegramError as exc:
-            log.warning("watcher_alert_not_sent chat_id=%s error=%s", chat_id, exc)
-            continue
-        s.store.attach_message(token, sent.message_id)
+
+    await send_alert(bot, s.config, "watcher", text, buttons)
 
 
 async def watcher_choice(s: Services, message: object, user_id: int, payload: dict,
@@ -220,10 +219,9 @@ async def watcher_auto(s: Services, bot: Bot, position: Position) -> None:
             raise PlanError("past_ladder_auto", count=planned.payload["count"])
     except (PlanError, VenueError) as exc:
         why = reason(s, exc) if isinstance(exc, PlanError) else str(exc)
-        for chat_id in s.config.telegram.alert_chat_ids:
-            await bot.send_message(chat_id, s.text(
-                "watcher_auto_refused", symbol=position.symbol,
-                side=s.text(position.side.value), account=position.account, reason=why))
+        await send_alert(bot, s.config, "watcher", s.text(
+            "watcher_auto_refused", symbol=position.symbol,
+            side=s.text(position.side.value), account=position.account, reason=why))
         return
     action = s.store.create_action(Kind.SUPER.value, position.account, position.symbol,
                                    position.side.value, "rule", planned.payload)
@@ -260,8 +258,34 @@ async def retry_confirmed(s: Services, message: object, user_id: int, payload: d
 
 
 async def run_action(s: Services, bot: Bot, action: int, plan: dict[str, Any],
-                     chat_id: int | None, message_id: int | None) -> MaintenanceResult:
-    """Run or resume a maintenance action, editing its report message as it goes."""
+                     chat_id: int | None, message_id: int | None) -> MaintenanceResult | None:
+    """Run or resume a maintenance action, editing its report message as it goes (or, for
+    one the watcher started, sending the report to the alert chats). None if another
+    action holds the position."""
+    key = (plan["account"], plan["symbol"], plan["side"])
+    try:
+        with s.busy.hold(key):
+            result = await _run(s, bot, action, plan, chat_id, message_id, key)
+    except PositionBusy:
+        s.store.update_action(action, state="failed", error="position busy")
+        text = s.text("position_busy", symbol=key[1], side=s.text(key[2]), account=key[0])
+        if message_id is None:
+            await send_alert(bot, s.config, "maintenance", text)
+        else:
+            await _show(bot, chat_id, message_id, text)
+        return None
+    text = await report(s, plan, result, running=False)
+    if message_id is None:
+        retry = (lambda chat: _retry_button(s, action, chat)) if not result.done else None
+        await send_alert(bot, s.config, "maintenance", text, retry)
+    else:
+        await _show(bot, chat_id, message_id, text,
+                    None if result.done else _retry_button(s, action, chat_id))
+    return result
+
+
+async def _run(s: Services, bot: Bot, action: int, plan: dict[str, Any], chat_id: int | None,
+               message_id: int | None, key: tuple[str, str, str]) -> MaintenanceResult:
     venue = s.venues[plan["account"]]
     close = s.config.rules.close
     runner = MaintenanceRunner(s.executor, s.store, venue, close.slippage_pct,
@@ -272,8 +296,6 @@ async def run_action(s: Services, bot: Bot, action: int, plan: dict[str, Any],
         await _show(bot, chat_id, message_id, await report(s, plan, result, running=True))
 
     result = await runner.run(action, plan, progress)
-    key = (plan["account"], plan["symbol"], plan["side"])
-    markup = None
     if result.done:
         count = maintenance_count(s, *key) + 1
         s.store.put_rule_state(*key, COUNT_RULE, {"count": count})
@@ -288,18 +310,31 @@ async def run_action(s: Services, bot: Bot, action: int, plan: dict[str, Any],
         s.store.record_event("maintenance_failed", f"step {result.failed_step}: "
                              f"{result.error}"[:500], account=key[0], symbol=key[1],
                              side=key[2], severity="warning", action_id=action)
-        if chat_id is not None and message_id is not None:
-            markup = _retry_button(s, action, chat_id)
-    text = await report(s, plan, result, running=False)
-    if message_id is None:
-        for chat in s.config.telegram.alert_chat_ids:
-            await bot.send_message(chat, text)
-    else:
-        await _show(bot, chat_id, message_id, text, markup)
     return result
 
 
-def _retry_button(s: Services, action: int, chat_id: int) -> InlineKeyboardMarkup:
+async def offer_retry(s: Services, bot: Bot, action: Any) -> None:
+    """A maintenance interrupted by a restart while the bot is paused: not resumed by
+    itself, but offered with [Retry] to the user who asked (or the alert chats)."""
+    s.store.update_action(action.id, state="partial", error="not resumed: the bot is paused")
+    plan = action.plan
+    text = s.text("maintenance_paused", symbol=plan["symbol"], side=s.text(plan["side"]),
+                  account=plan["account"])
+    if action.chat_id is not None:
+        try:
+            await bot.send_message(action.chat_id, text,
+                                   reply_markup=_retry_button(s, action.id, action.chat_id))
+        except TelegramError as exc:
+            log.warning("maintenance_retry_not_offered chat_id=%s error=%s", action.chat_id, exc)
+        return
+    await send_alert(bot, s.config, "maintenance", text,
+                     lambda chat: _retry_button(s, action.id, chat))
+
+
+def _retry_button(s: Services, action: int, chat_id: int | None) -> InlineKeyboardMarkup | None:
+    """[Retry], for the user who asked (or, for the watcher's own, the alert chat's user)."""
+    if chat_id is None:
+        return None
     owner = s.store.action_with_steps(action)
     user = owner.requested_by if owner and owner.requested_by else chat_id
     token = s.store.create_confirmation(user, chat_id, "maintain_retry", {"action": action},

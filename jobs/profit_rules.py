@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import messages
+from bot.busy import BusyPositions
 from bot.closing import CloseResult, execute_close, plan_close
 from bot.config import AccountConfig, Config, RuleMode
 from bot.domain import Position
@@ -53,6 +54,7 @@ class ProfitRules:
     executor: Executor
     notify: Notify
     clock: Callable[[], datetime]
+    busy: BusyPositions
 
     @property
     def lang(self) -> str:
@@ -121,7 +123,8 @@ class ProfitRules:
         self.store.put_rule_state(account, p.symbol, p.side.value, rule, state | {
             "action": action})
         try:
-            result = await self._close(action, p, close.size)
+            with self.busy.hold(_key(p)):
+                result = await self._close(action, p, close.size)
         except Exception as exc:  # the run goes on with the other positions
             if not self._sent_anything(action):  # nothing sent: the tier is given back
                 self.store.put_rule_state(account, p.symbol, p.side.value, rule,
@@ -159,7 +162,8 @@ class ProfitRules:
         action = self.store.create_action("hedge", account, loser.symbol, loser.side.value,
                                           "rule", {"size": str(close.size)})
         try:
-            result = await self._close(action, loser, close.size)
+            with self.busy.hold(_key(loser)):
+                result = await self._close(action, loser, close.size)
         except Exception as exc:  # the run goes on with the other positions
             await self._failed(action, loser, "hedge", "hedge_failed", exc, names)
             return
@@ -172,7 +176,13 @@ class ProfitRules:
 
     async def _unchanged(self, seen: Position, rule: str) -> bool:
         """SPEC §8: read the position again right before acting. A close earlier in this
-        run may have taken a while, and the trader or another action may have changed it."""
+        run may have taken a while, and the trader or another action may have changed it.
+        A position another action is working on (a maintenance, a /close) is left alone."""
+        if _key(seen) in self.busy:
+            self.store.record_event(f"{rule}_skipped_busy", "another action is working on "
+                                    "this position", account=seen.account, symbol=seen.symbol,
+                                    side=seen.side.value)
+            return False
         now = next((p for p in await self.venue.positions() if p.key == seen.key), None)
         if now is not None and (now.size, now.entry_price) == (seen.size, seen.entry_price):
             return True
@@ -225,3 +235,7 @@ class ProfitRules:
                          pnl=fmt_signed_usdt(result.realized_pnl),
                          left=self._size(p, p.size - result.filled_size), orders=orders or "-",
                          **names)
+
+
+def _key(p: Position) -> tuple[str, str, str]:
+    return (p.account, p.symbol, p.side.value)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.busy import BusyPositions
 from bot.config import AccountConfig, Config, WatcherMode
 from bot.domain import Position
 from bot.rules.watcher import due_alerts
@@ -27,6 +28,7 @@ class PositionWatcher:
     venue: Venue
     store: Store
     clock: Callable[[], datetime]
+    busy: BusyPositions
     ask: Act
     auto: Act
 
@@ -40,7 +42,8 @@ class PositionWatcher:
                 if (p.symbol, p.side.value) == (record.symbol, record.side):
                     last[p.key] = datetime.fromisoformat(record.state["alerted_at"])
         now = self.clock()
-        for position in due_alerts(positions, settings.loss_pct, last, now,
+        idle = [p for p in positions if (name, p.symbol, p.side.value) not in self.busy]
+        for position in due_alerts(idle, settings.loss_pct, last, now,
                                    timedelta(seconds=settings.cooldown_seconds)):
             self.store.put_rule_state(name, position.symbol, position.side.value, RULE,
                                       {"alerted_at": now.isoformat()})

@@ -271,3 +271,75 @@ async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(t
                                     ("sub1", OrderSide.BUY, Side.LONG, D(600), False),
                                     ("sub1", OrderSide.SELL, Side.LONG, D(552), True)]
         assert [p.size for p in await app.venues["sub1"].positions()] == [D(48)]
+
+
+async def test_a_failed_automatic_maintenance_offers_retry_in_the_alert_chat(tmp_path):
+    from bot.venues.okx_codes import okx_error as refusal
+
+    async with bot(tmp_path, watcher="auto") as (app, chat, exchange):
+        exchange.set_mark(APT, D("4.3"))
+        venue = app.venues["sub1"]
+        place = venue.place_order
+
+        async def refuse_opens(request):
+            if request.opens:
+                raise refusal("51008", venue="paper")
+            return await place(request)
+
+        venue.place_order = refuse_opens
+        await app.jobs.run_now("watcher:sub1")
+        report = chat.transcript[-1]
+        assert "❌ 2. open:" in report.text and report.buttons == ["Retry"]
+        venue.place_order = place
+        said = await chat.choose("Retry", timeout=20)
+        assert said[-1].endswith("maintenance count 1")
+
+
+async def test_a_position_under_maintenance_is_left_alone_by_the_rules(tmp_path):
+    async with bot(tmp_path) as (app, chat, exchange):
+        exchange.set_mark(APT, D("5.5"))  # sub1's long at +100%: take-profit would fire
+        from bot.config import RuleMode
+
+        app.config.account("sub1").rules.take_profit = RuleMode.ON
+        from jobs.profit_rules import ProfitRules
+
+        rules = ProfitRules(app.config, app.config.account("sub1"), app.venues["sub1"],
+                            app.store, app.executor, app.notify, app.clock, app.busy)
+        with app.busy.hold(("sub1", APT, "long")):
+            await rules.run()
+        assert orders(exchange) == []
+        await rules.run()
+        assert orders(exchange) == [("sub1", OrderSide.SELL, Side.LONG, D(18), True)]
+
+
+async def test_while_paused_a_restart_offers_the_maintenance_instead_of_resuming_it(tmp_path):
+    async with bot(tmp_path) as (app, chat, exchange):
+        exchange.set_mark(APT, D("5"))
+        venue = app.venues["sub1"]
+        place = venue.place_order
+
+        async def dies_after_first(request):
+            order = await place(request)
+            if not request.opens:
+                raise asyncio.CancelledError  # the process stops after step 1's order
+            return order
+
+        venue.place_order = dies_after_first
+        await chat.ask("/pause")
+        await chat.ask("/maintain APT sub1")
+        with contextlib.suppress(TimeoutError):
+            await chat.choose("Confirm", timeout=3)
+    async with bot(tmp_path, fresh=False) as (app, chat, exchange):
+        for _ in range(200):
+            offers = [e for e in chat.transcript if e.text.startswith("⏸ The maintenance")]
+            if offers:
+                break
+            await asyncio.sleep(0.02)
+        offer = offers[-1]
+        assert offer.text.startswith("⏸ The maintenance of APT-USDT-SWAP long on sub1 was "
+                                     "interrupted by a restart")
+        assert offer.buttons == ["Retry"] and len(exchange.orders) == 1
+        await chat.ask("/resume")
+        said = await chat.choose("Retry", timeout=20)
+        assert said[-1].endswith("maintenance count 1")
+        assert [o[3] for o in orders(exchange)] == [D(60), D(600), D(552)]
