@@ -156,7 +156,9 @@ def resolve_instrument(symbol: str, instruments: Sequence[Instrument]) -> Instru
     if near:
         raise BadCommand("unknown_symbol_near", symbol=symbol[:30],
                          candidates=", ".join(near[:8]))
-    raise BadCommand("unknown_symbol", symbol=symbol[:30])
+    known = sorted({i.base for i in instruments})
+    raise BadCommand("unknown_symbol_known", symbol=symbol[:30],
+                     candidates=", ".join(known[:20]) + (", …" if len(known) > 20 else ""))
 
 
 @dataclass(frozen=True, slots=True)

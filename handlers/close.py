@@ -62,6 +62,7 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         args = parse_close_args(context.args or [], list(s.venues))
         positions = await find_positions(s, args)
         if len(positions) > 1:
+            args = CloseArgs(args.symbol, args.amount, positions[0].account, args.side)
             await ask_side(s, message, user.id, "close_side", args, {
                 "account": args.account, "symbol": args.symbol, "amount": str(args.amount)})
             return

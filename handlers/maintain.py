@@ -75,6 +75,8 @@ async def _command(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Kin
                                    super_=kind is Kind.SUPER)
         positions = await find_positions(s, args)
         if len(positions) > 1:
+            args = MaintainArgs(args.symbol, positions[0].account, None, args.amount,
+                                args.target)
             await ask_side(s, message, user.id, "maintain_side", args, {
                 "kind": kind.value, "symbol": args.symbol, "account": args.account,
                 "amount": _str(args.amount), "target": _str(args.target)})
@@ -134,7 +136,11 @@ async def build_plan(s: Services, kind: Kind, position: Position, amount: Decima
         tier = super_tier(count, ladder)
         past_ladder = tier is None and amount is None
         tier = tier or ladder[-1]
-        plan = plan_super(position, price, amount or tier.amount, target or tier.target)
+        amount, target = amount or tier.amount, target or tier.target
+        if target >= amount:
+            raise PlanError("target_not_below", target=fmt_plain(target),
+                            amount=fmt_plain(amount))
+        plan = plan_super(position, price, amount, target)
     balance = await venue.balance()
     shortfall = precheck(plan, balance.free, settings.taker_fee_pct)
     if shortfall is not None:

@@ -16,9 +16,9 @@ from handlers.common import VENUE_READ_TIMEOUT, Services, reply, services, split
 from handlers.tp import status_text, tier_status
 
 
-def _error_text(exc: BaseException) -> str:
+def _error_text(s: Services, exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
-        return f"no answer in {VENUE_READ_TIMEOUT:.0f} s"
+        return s.text("no_answer", seconds=f"{VENUE_READ_TIMEOUT:.0f}")
     return str(exc) or type(exc).__name__
 
 
@@ -35,7 +35,8 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             balance = await asyncio.wait_for(venue.balance(), VENUE_READ_TIMEOUT)
         except Exception as exc:  # a report names any failure; it never raises
-            return s.text("venue_down", account=name, venue=venue.venue, error=_error_text(exc))
+            return s.text("venue_down", account=name, venue=venue.venue,
+                          error=_error_text(s, exc))
         return s.text("venue_ok", account=name, venue=venue.venue,
                       equity=fmt_usdt(balance.equity), free=fmt_usdt(balance.free))
 
@@ -63,7 +64,7 @@ async def positions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
     args = context.args or []
     if len(args) > 1:
-        await reply(update, context, "usage", usage="/positions [account]")
+        await reply(update, context, "usage", usage=s.text("usage_positions"))
         return
     names = list(s.venues)
     if args:
@@ -80,7 +81,7 @@ async def positions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             held = await asyncio.wait_for(venue.positions(), VENUE_READ_TIMEOUT)
         except Exception as exc:  # a report names any failure; it never raises
             return s.text("positions_error", account=name, venue=venue.venue,
-                          error=_error_text(exc))
+                          error=_error_text(s, exc))
         if not held:
             return s.text("positions_none", account=name, venue=venue.venue)
         ordered = sorted(held, key=lambda p: (p.symbol, p.side.value))
@@ -89,7 +90,8 @@ async def positions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         for p in ordered:
             lines.append(position_line(s, p))
             if account.rule_mode("take_profit") is not RuleMode.OFF:
-                lines.append("  TP: " + status_text(s, tier_status(s, account, p)))
+                status = status_text(s, tier_status(s, account, p))
+                lines.append(f"  {s.text('tp_label')}: {status}")
         return "\n".join(lines)
 
     sections = await asyncio.gather(*(section(n) for n in names))

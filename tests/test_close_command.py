@@ -217,6 +217,7 @@ async def test_restart_reconciles_an_order_sent_before_the_stop(tmp_path):
         assert app.store.action_with_steps(action).state == "done"
 
 
+KNOWN = "AAVE, APT, BCH, BTC, CRO, CRV, DOGE, ETH, SOL, STX, UNI"
 HINT = " (a coin amount like 0.5, a percentage like 25%, or all)"
 MALFORMED = [
     ("/close", "Give a symbol and a size"),
@@ -236,12 +237,12 @@ MALFORMED = [
     ("/close APT 1 main main", "Give the account once"),
     ("/close APT 1 long short", "Give the side once"),
     ("/close APT 1 sub1 long extra", "Too many arguments: extra"),
-    ("/close XYZ 1", "Unknown symbol XYZ"),
+    ("/close XYZ 1", "Unknown symbol XYZ; known: " + KNOWN),
     ("/close APX 1", "Unknown symbol APX; did you mean APT?"),
     ("/close 'APT 1", "Not a symbol: 'APT"),
     ("/close APT; 1", "Not a symbol: APT;"),
     ("/close APT' OR 1=1 -- 1", "Too many arguments: 1"),
-    ("/close DROP_TABLE_x 1", "Unknown symbol DROP_TABLE_x"),
+    ("/close DROP_TABLE_x 1", "Unknown symbol DROP_TABLE_x; known: " + KNOWN),
     ("/close 比特币 1", "Not a symbol: 比特币"),
     ("/close APT 一", "Not a size: 一" + HINT),
     ("/close APT 1,5", "Not a size: 1,5" + HINT),
