@@ -70,6 +70,7 @@ class BotApp:
         self.config = config
         self.clock = clock
         self.chat = chat
+        self._alerted_problems: dict[str, str] = {}  # job -> the failure last alerted
         self.lock = InstanceLock(config.database.url)
         try:
             self.db = Database(config.database.url)
@@ -171,8 +172,15 @@ class BotApp:
         return run  # type: ignore[return-value]
 
     def _job_failed(self, name: str, exc: BaseException) -> None:
-        self.store.record_event("job_failed", f"{name}: {type(exc).__name__}: {exc}"[:500],
-                                severity="error", data={"job": name})
+        problem = f"{type(exc).__name__}: {exc}"[:500]
+        self.store.record_event("job_failed", f"{name}: {problem}", severity="error",
+                                data={"job": name})
+        # One alert per problem, not one per run: a job failing every 10 s says it once.
+        if self._alerted_problems.get(name) != problem:
+            self._alerted_problems[name] = problem
+            self.application.create_task(self.notify("system", messages.text(
+                self.store.language() or self.config.language, "job_failed_alert",
+                job=name, problem=problem)))
 
     async def serve(self, stop: asyncio.Event | None = None, *, stdin: TextIO | None = None,
                     stdout: TextIO | None = None) -> None:

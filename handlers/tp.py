@@ -64,6 +64,18 @@ async def tp_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if len(args) > 1:
         await reply(update, context, "usage", usage=s.text("usage_tp"))
         return
+    if args:
+        refusals = []
+        for venue in s.venues.values():
+            try:
+                resolve_instrument(args[0], await venue.instruments())
+                break
+            except BadCommand as exc:
+                refusals.append(exc)
+        else:  # no venue knows the symbol: say so, as /close does
+            await reply(update, context, "bad_argument", reason=reason(s, refusals[0]),
+                        usage=s.text("usage_tp"))
+            return
     sections = await asyncio.gather(*(_section(s, a, args[0] if args else None)
                                       for a in s.config.accounts))
     text = "\n\n".join(x for x in sections if x) or s.text("tp_nothing")

@@ -156,3 +156,24 @@ def test_message_tables_have_the_same_keys(lang):
 
     assert set(messages.TEXTS[lang]) == set(messages.TEXTS["en"])
     assert set(messages.COMMANDS[lang]) == set(messages.COMMANDS["en"])
+
+
+async def test_a_failing_job_alerts_once_per_problem(tmp_path):
+    from bot.venues.base import VenueUnavailable
+
+    chat = LocalChat(user_id=USER)
+    async with running(BotApp(make_config(tmp_path), chat=chat)) as app:
+        await chat.ask("/status")
+
+        async def down():
+            raise VenueUnavailable("502 Bad Gateway", code="50026", venue="paper")
+
+        app.venues["main"].positions = down
+        for _ in range(3):
+            await app.jobs.run_now("position_log:main")
+        await asyncio.sleep(0.1)
+        alerts = [e.text for e in chat.transcript if e.text.startswith("⚠️ Job")]
+        assert alerts == ["⚠️ Job position_log:main failed: VenueUnavailable: paper 50026 "
+                          "502 Bad Gateway (the same failure is not alerted again)"]
+        status = joined(await chat.ask("/status"))
+        assert "last error: VenueUnavailable: paper 50026 502 Bad Gateway" in status
