@@ -30,7 +30,8 @@ from db.session import Database
 from handlers import commands, maintain
 from handlers.common import SERVICES_KEY, Services, send_alert
 from handlers.console import ConsoleChat
-from handlers.local_chat import LocalChat, local_application_builder
+from handlers.local_chat import LocalChat
+from handlers.local_transport import local_application_builder
 from jobs.positions import log_position_changes
 from jobs.profit_rules import ProfitRules
 from jobs.scheduler import Jobs, PauseSwitch

@@ -12,7 +12,8 @@ from typing import TextIO
 
 from telegram.ext import Application
 
-from handlers.local_chat import ChatEvent, LocalChat
+from handlers.local_chat import LocalChat
+from handlers.local_chat_format import ChatEvent
 
 
 class ConsoleChat:

@@ -4,7 +4,7 @@ The production handlers run unchanged: PTB talks to `LocalChat` through `LocalCh
 (a `BaseRequest` transport) instead of HTTPS, so the console chat and end-to-end tests exercise
 the real Application, handlers, keyboards and error mapping without any network access.
 
-Wiring (see `local_application_builder`):
+Wiring (see `handlers.local_transport.local_application_builder`):
     chat = LocalChat(user_id=1001)
     app = local_application_builder(chat).build()   # + add handlers
 """
@@ -14,83 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import html
 import inspect
 import itertools
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Update
-from telegram.ext import Application, ApplicationBuilder
-from telegram.request import BaseRequest, RequestData
+from handlers.local_chat_format import JSON, ApiError, ChatEvent, buttons_of, render
 
-JSON = dict[str, Any]
 _LOGGER = logging.getLogger(__name__)
 SHOWN_KINDS = ("sent", "edited", "photo")  # what `ask` returns: messages the user sees
-_HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-              "a", "code", "pre", "blockquote", "tg-emoji"}
-
-
-@dataclass
-class ChatEvent:
-    """One line of the transcript. kind: said|pressed (user), sent|edited|photo|deleted|answer."""
-
-    kind: str
-    text: str
-    buttons: list[str] = field(default_factory=list)
-    message_id: int | None = None
-    chat_id: int | None = None
-
-
-class ApiError(Exception):
-    """Raised inside a method implementation; becomes a Bot API error answer."""
-
-    def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
-        super().__init__(description)
-        self.code, self.description, self.parameters = code, description, parameters
-
-    def payload(self) -> JSON:
-        body: JSON = {"ok": False, "error_code": self.code, "description": self.description}
-        if self.parameters:
-            body["parameters"] = self.parameters
-        return body
-
-
-def _buttons(message: JSON | None) -> list[JSON]:
-    """Inline buttons in reading order (row by row) - this order defines the 1..n numbering."""
-    rows = ((message or {}).get("reply_markup") or {}).get("inline_keyboard") or []
-    return [button for row in rows for button in row]
-
-
-def _render(text: Any, parse_mode: str | None) -> str:
-    """Return what the user would see, rejecting markup that Telegram itself would reject,
-    so a bad parse_mode string fails here instead of in production."""
-    text = "" if text is None else str(text)
-    mode = (parse_mode or "").lower()
-    bad = "Bad Request: can't parse entities: "
-    if mode == "html":
-        for match in re.finditer(r"<(/?)([^\s>/]*)", text):
-            if match.group(2).lower() not in _HTML_TAGS:
-                raise ApiError(400, f'{bad}Unsupported start tag "{match.group(2)}"')
-        return html.unescape(re.sub(r"<[^>]*>", "", text))
-    if mode == "markdownv2":
-        plain = re.sub(r"```.*?```|`[^`]*`", "", text, flags=re.S)  # code: other rules apply
-        plain = re.sub(r"\\.", "", re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", plain))
-        plain = re.sub(r"(^|\n)>", r"\1", plain.replace("||", ""))
-        for char in "[]()>#+-={}.!|":
-            if char in plain:
-                raise ApiError(400, f"{bad}Character '{char}' is reserved and must be escaped "
-                               "with the preceding '\\'")
-        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-        return re.sub(r"\\(.)", r"\1", re.sub(r"(?<!\\)(\|\||[*_~`])", "", text))
-    if mode == "markdown":
-        return re.sub(r"[*_`]", "", re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text))
-    return text
 
 
 class LocalChat:
@@ -145,7 +80,7 @@ class LocalChat:
         exact label; returns the update_id of the callback query."""
         message = (self.messages.get(message_id) if message_id is not None
                    else self._latest_keyboard_message())
-        buttons = _buttons(message)
+        buttons = buttons_of(message)
         if message is None or not buttons:
             where = f"message {message_id}" if message_id is not None else "the chat"
             raise LookupError(f"no inline keyboard in {where} to press {label_or_number!r}")
@@ -170,7 +105,7 @@ class LocalChat:
     @property
     def choices(self) -> list[str]:
         """Labels of the latest keyboard; choices[0] is button number 1."""
-        return [button["text"] for button in _buttons(self._latest_keyboard_message())]
+        return [button["text"] for button in buttons_of(self._latest_keyboard_message())]
 
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every enqueued update was fetched and fully processed by the app."""
@@ -277,7 +212,7 @@ class LocalChat:
         return self._delivered[:limit]
 
     def _api_sendmessage(self, p: JSON) -> JSON:
-        text = _render(p.get("text"), p.get("parse_mode"))
+        text = render(p.get("text"), p.get("parse_mode"))
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         if len(text) > 4096:
@@ -285,7 +220,7 @@ class LocalChat:
         return self._new_message(p, "sent", {"text": text})
 
     def _api_sendphoto(self, p: JSON) -> JSON:
-        caption = _render(p.get("caption"), p.get("parse_mode"))
+        caption = render(p.get("caption"), p.get("parse_mode"))
         if len(caption) > 1024:
             raise ApiError(400, "Bad Request: message caption is too long")
         photo = [{"file_id": f"photo{len(self.messages)}", "file_unique_id": "u", "width": 1,
@@ -297,7 +232,7 @@ class LocalChat:
         message = self._message_to_edit(p)
         if "photo" in message:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
-        text = _render(p.get("text"), p.get("parse_mode"))
+        text = render(p.get("text"), p.get("parse_mode"))
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         # Telegram drops the inline keyboard when an edit does not pass reply_markup again.
@@ -307,7 +242,7 @@ class LocalChat:
         message = self._message_to_edit(p)
         if "photo" not in message:
             raise ApiError(400, "Bad Request: there is no caption in the message to edit")
-        caption = _render(p.get("caption"), p.get("parse_mode"))
+        caption = render(p.get("caption"), p.get("parse_mode"))
         return self._apply_edit(message, caption, self._markup(p.get("reply_markup")))
 
     def _api_editmessagereplymarkup(self, p: JSON) -> JSON:
@@ -408,17 +343,17 @@ class LocalChat:
 
     def _latest_keyboard_message(self) -> JSON | None:
         for message_id in reversed(self._keyboard_order):
-            if _buttons(self.messages.get(message_id)):
+            if buttons_of(self.messages.get(message_id)):
                 return self.messages[message_id]
         return None
 
     def _record_message(self, kind: str, message: JSON) -> None:
-        if _buttons(message):
+        if buttons_of(message):
             with contextlib.suppress(ValueError):
                 self._keyboard_order.remove(message["message_id"])
             self._keyboard_order.append(message["message_id"])
         text = message.get("text", message.get("caption", ""))
-        self._record(ChatEvent(kind, text, [b["text"] for b in _buttons(message)],
+        self._record(ChatEvent(kind, text, [b["text"] for b in buttons_of(message)],
                                message["message_id"], message["chat"]["id"]))
 
     def _record(self, event: ChatEvent) -> None:
@@ -432,57 +367,3 @@ class LocalChat:
     async def _responses_since(self, mark: int, timeout: float) -> list[str]:
         await self.settle(timeout)
         return [e.text for e in self.transcript[mark:] if e.kind in SHOWN_KINDS]
-
-
-class LocalChatRequest(BaseRequest):
-    """PTB transport that answers every Bot API call from a LocalChat, never the network."""
-
-    def __init__(self, chat: LocalChat, read_timeout: float | None = 5.0) -> None:
-        self.chat = chat
-        self._read_timeout = read_timeout
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._read_timeout
-
-    async def initialize(self) -> None:  # nothing to open: no sockets
-        return None
-
-    async def shutdown(self) -> None:
-        return None
-
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         write_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
-        if method != "POST":  # file downloads (`retrieve`) have no local equivalent
-            return 404, b'{"ok":false,"error_code":404,"description":"Not Found"}'
-        params: JSON = dict(request_data.parameters) if request_data else {}
-        if request_data is not None and request_data.contains_files:
-            for name, part in request_data.multipart_data.items():  # uploads: note the name only
-                params.setdefault(name, {"upload": part[0] if isinstance(part, tuple) else name})
-        status, payload = await self.chat.call(url.rstrip("/").rsplit("/", 1)[-1], params)
-        return status, json.dumps(payload).encode()
-
-
-class LocalChatApplication(Application):  # type: ignore[type-arg]
-    """Application that tells its LocalChat when an update is fully processed (for settle)."""
-
-    def __init__(self, *, chat: LocalChat, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.local_chat = chat
-
-    async def process_update(self, update: object) -> None:
-        try:
-            await super().process_update(update)  # block=True handlers finish in here
-        finally:
-            if isinstance(update, Update):
-                self.local_chat.update_done(update.update_id)
-
-
-def local_application_builder(chat: LocalChat) -> ApplicationBuilder:  # type: ignore[type-arg]
-    """An ApplicationBuilder wired to `chat`; add handlers/settings and call .build()."""
-    return (ApplicationBuilder().token("local")
-            .request(LocalChatRequest(chat)).get_updates_request(LocalChatRequest(chat))
-            .application_class(LocalChatApplication, {"chat": chat}))

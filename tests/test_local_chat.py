@@ -25,7 +25,8 @@ from telegram.ext import (
 )
 
 from handlers.console import ConsoleChat, run_console
-from handlers.local_chat import LocalChat, LocalChatApplication, local_application_builder
+from handlers.local_chat import LocalChat
+from handlers.local_transport import LocalChatApplication, local_application_builder
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,7 +200,8 @@ def test_console_through_a_real_pipe() -> None:
     script = (
         "import asyncio\n"
         "from handlers.console import run_console\n"
-        "from handlers.local_chat import LocalChat, local_application_builder\n"
+        "from handlers.local_chat import LocalChat\n"
+        "from handlers.local_transport import local_application_builder\n"
         "from tests.test_local_chat import add_ping_handlers\n"
         "chat = LocalChat()\n"
         "app = local_application_builder(chat).build()\n"
