@@ -28,6 +28,7 @@ from db.records import ActionRecord, StepRecord
 from db.repo import Store
 from db.session import Database
 from handlers import commands, maintain
+from handlers import watcher as watcher_answers
 from handlers.common import SERVICES_KEY, Services, send_alert
 from handlers.console import ConsoleChat
 from handlers.local_chat import LocalChat
@@ -161,8 +162,8 @@ class BotApp:
                 continue
             watcher = PositionWatcher(
                 self.config, account, self.venues[account.name], self.store, self.clock,
-                self.busy, ask=lambda p: maintain.watcher_ask(services, bot, p),
-                auto=lambda p: maintain.watcher_auto(services, bot, p))
+                self.busy, ask=lambda p: watcher_answers.watcher_ask(services, bot, p),
+                auto=lambda p: watcher_answers.watcher_auto(services, bot, p))
             self.jobs.add(f"watcher:{account.name}",
                           self.config.rules.maintenance.watcher.interval_seconds, watcher.run)
 

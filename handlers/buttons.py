@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.domain import Side
-from handlers import close, maintain, tp
+from handlers import close, maintain, tp, watcher
 from handlers.common import CANCEL, SIDE, WATCH, Services, edit, services
 
 Confirmed = Callable[[Services, object, int, dict[str, Any]], Awaitable[None]]
@@ -48,7 +48,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if kind == CANCEL:
         await edit(query.message, s.text("confirm_cancelled"))
     elif kind == WATCH:
-        await maintain.watcher_choice(s, query.message, user.id, payload, rest[0])
+        await watcher.watcher_choice(s, query.message, user.id, payload, rest[0])
     elif kind == SIDE and result.kind in ON_SIDE:
         await ON_SIDE[result.kind](s, query.message, user.id, payload, Side(rest[0]))
     elif result.kind in ON_CONFIRM:
