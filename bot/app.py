@@ -181,7 +181,7 @@ class BotApp:
         if self._alerted_problems.get(name) != problem:
             self._alerted_problems[name] = problem
             self.application.create_task(self.notify("system", messages.text(
-                self.store.language() or self.config.language, "job_failed_alert",
+                self.store.language(self.config.language), "job_failed_alert",
                 job=name, problem=problem)))
 
     async def serve(self, stop: asyncio.Event | None = None, *, stdin: TextIO | None = None,
@@ -248,7 +248,7 @@ class BotApp:
                                      else "done")
         self.store.record_event("reconciled", "; ".join(lines)[:500], severity="warning")
         await self.notify("system", messages.text(
-            self.store.language() or self.config.language, "reconciled",
+            self.store.language(self.config.language), "reconciled",
             lines="\n".join(lines)))
 
     async def notify(self, kind: str, text: str) -> None:

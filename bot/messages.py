@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.domain import Instrument
+
 LANGUAGES = ("zh", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -375,7 +377,7 @@ def fmt_signed_usdt(value: Decimal) -> str:
     return ("+" if value > 0 else "") + fmt_usdt(value)
 
 
-def size_text(lang: str, contracts: Decimal, contract_value: Decimal, coin: str) -> str:
+def size_text(lang: str, contracts: Decimal, inst: Instrument) -> str:
     """`25 ct (25 APT)`: contracts as the venue counts them, and the coin amount."""
-    unit = text(lang, "contracts")
-    return f"{fmt_plain(contracts)} {unit} ({fmt_plain(contracts * contract_value)} {coin})"
+    coin = fmt_plain(contracts * inst.contract_value)
+    return f"{fmt_plain(contracts)} {text(lang, 'contracts')} ({coin} {inst.base})"

@@ -28,7 +28,7 @@ from bot.close_command import (
 )
 from bot.closing import CloseMethod, CloseResult, execute_close, plan_close
 from bot.domain import Position, Side
-from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt, size_text
+from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt
 from bot.venues.base import VenueError
 from handlers.common import (
     CANCEL,
@@ -43,11 +43,6 @@ from handlers.common import (
 
 log = logging.getLogger(__name__)
 
-
-
-def _size(s: Services, position: Position, contracts: Decimal) -> str:
-    inst = position.instrument
-    return size_text(s.lang(), contracts, inst.contract_value, inst.base)
 
 
 def _bad(s: Services, exc: BadCommand) -> str:
@@ -129,8 +124,8 @@ async def _confirmation(s: Services, user_id: int, chat_id: int, position: Posit
         "account": position.account, "symbol": position.symbol, "side": position.side.value,
         "size": str(target.size)}, ttl_seconds=s.config.telegram.confirm_timeout_seconds)
     text = s.text("close_confirm", symbol=position.symbol, side=s.text(position.side.value),
-                  account=position.account, size=_size(s, position, target.size),
-                  held=_size(s, position, position.size),
+                  account=position.account, size=s.size(target.size, position.instrument),
+                  held=s.size(position.size, position.instrument),
                   price=fmt_plain(plan.estimated_price), pnl=fmt_signed_usdt(plan.estimated_pnl),
                   method=method)
     return text, confirm_markup(s, token)
@@ -161,7 +156,7 @@ async def execute(s: Services, message: object, user_id: int, payload: dict) -> 
     if position is None or size > position.size:
         reason = (s.text("changed_gone", symbol=symbol, side=s.text(side.value),
                          account=account) if position is None else
-                  s.text("changed_smaller", held=_size(s, position, position.size)))
+                  s.text("changed_smaller", held=s.size(position.size, position.instrument)))
         await edit(message, s.text("position_changed", reason=reason))
         return
     names = {"symbol": symbol, "side": s.text(side.value), "account": account}
@@ -172,14 +167,14 @@ async def execute(s: Services, message: object, user_id: int, payload: dict) -> 
     action = s.store.create_action("close", account, symbol, side.value, "command", payload,
                                    requested_by=user_id, chat_id=message.chat_id)
     s.store.update_action(action, state="running", message_id=message.message_id)
-    await edit(message, s.text("close_running", size=_size(s, position, size), **names))
+    await edit(message, s.text("close_running", size=s.size(size, position.instrument), **names))
 
     async def progress(result: CloseResult) -> None:
         if len(result.outcomes) < len(plan.orders):
             await edit(message, s.text(
                 "close_progress", done=len(result.outcomes), orders=len(plan.orders),
-                filled=_size(s, position, result.filled_size),
-                size=_size(s, position, size), **names))
+                filled=s.size(result.filled_size, position.instrument),
+                size=s.size(size, position.instrument), **names))
 
     try:
         with s.busy.hold((account, symbol, side.value)):
@@ -202,7 +197,7 @@ def close_report(s: Services, position: Position, result: CloseResult) -> str:
     orders = "\n".join(
         s.text("order_line", venue_id=o.order.venue_id,
                state=s.text(f"state_{o.order.state.value}"),
-               filled=_size(s, position, o.filled_size), fills=len(o.fills))
+               filled=s.size(o.filled_size, position.instrument), fills=len(o.fills))
         if o.order is not None else s.text("order_rejected", error=str(o.error))
         for o in result.outcomes)
     names = {"symbol": position.symbol, "side": s.text(position.side.value),
@@ -211,8 +206,8 @@ def close_report(s: Services, position: Position, result: CloseResult) -> str:
         error = "; ".join(result.errors) or s.text("nothing_filled")
         return s.text("close_failed", error=error, **names)
     key = "close_done" if result.unfilled_size == 0 else "close_partial"
-    return s.text(key, filled=_size(s, position, result.filled_size),
-                  size=_size(s, position, result.plan.size),
-                  unfilled=_size(s, position, result.unfilled_size),
+    return s.text(key, filled=s.size(result.filled_size, position.instrument),
+                  size=s.size(result.plan.size, position.instrument),
+                  unfilled=s.size(result.unfilled_size, position.instrument),
                   price=fmt_plain(result.average_price or Decimal(0)),
                   fee=fmt_fee(result.fee), pnl=fmt_signed_usdt(result.realized_pnl), **names)

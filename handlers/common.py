@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -15,6 +16,7 @@ from telegram.ext import ContextTypes
 from bot import messages
 from bot.busy import BusyPositions
 from bot.config import AlertMode, Config
+from bot.domain import Instrument
 from bot.execution import Executor
 from bot.venues.base import Venue
 from db.repo import Store
@@ -40,10 +42,13 @@ class Services:
     busy: BusyPositions
 
     def lang(self) -> str:
-        return self.store.language() or self.config.language
+        return self.store.language(self.config.language)
 
     def text(self, key: str, **values: object) -> str:
         return messages.text(self.lang(), key, **values)
+
+    def size(self, contracts: Decimal, inst: Instrument) -> str:
+        return messages.size_text(self.lang(), contracts, inst)
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:

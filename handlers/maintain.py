@@ -18,7 +18,7 @@ from bot.close_command import BadCommand, MaintainArgs, parse_maintain_args
 from bot.config import RuleMode
 from bot.domain import Position, Side
 from bot.maintenance import CLOSE_NEW, CLOSE_OLD, OPEN, MaintenanceResult, MaintenanceRunner
-from bot.messages import fmt_fee, fmt_pct, fmt_plain, fmt_signed_usdt, fmt_usdt, size_text
+from bot.messages import fmt_fee, fmt_pct, fmt_plain, fmt_signed_usdt, fmt_usdt
 from bot.rules.maintenance import (
     Kind,
     LadderTier,
@@ -161,7 +161,7 @@ async def _plan(s: Services, user_id: int, chat_id: int, kind: Kind, position: P
     plan, inst = planned.plan, position.instrument
 
     def size(contracts: Decimal) -> str:
-        return size_text(s.lang(), contracts, inst.contract_value, inst.base)
+        return s.size(contracts, inst)
 
     token = s.store.create_confirmation(user_id, chat_id, "maintain", planned.payload,
                                        ttl_seconds=s.config.telegram.confirm_timeout_seconds)
@@ -301,7 +301,7 @@ async def report(s: Services, plan: dict[str, Any], result: MaintenanceResult, *
     inst = await venue.instrument(plan["symbol"])
 
     def size(contracts: Decimal) -> str:
-        return size_text(s.lang(), contracts, inst.contract_value, inst.base)
+        return s.size(contracts, inst)
 
     lines = [s.text(f"report_{plan['kind']}", symbol=plan["symbol"],
                     side=s.text(plan["side"]), account=plan["account"],

@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 
 from bot.config import RuleMode
 from bot.domain import Position
-from bot.messages import fmt_pct, fmt_plain, fmt_usdt, size_text
+from bot.messages import fmt_pct, fmt_plain, fmt_usdt
 from bot.venues.base import Venue
 from handlers.common import VENUE_READ_TIMEOUT, Services, reply, services, split_message
 from handlers.tp import status_text, tier_status
@@ -53,9 +53,8 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def position_line(s: Services, p: Position) -> str:
-    inst = p.instrument
-    size = size_text(s.lang(), p.size, inst.contract_value, inst.base)
-    return s.text("position_line", symbol=p.symbol, side=s.text(p.side.value), size=size,
+    return s.text("position_line", symbol=p.symbol, side=s.text(p.side.value),
+                  size=s.size(p.size, p.instrument),
                   margin=fmt_usdt(p.margin), rate=fmt_pct(p.profit_rate),
                   lev=fmt_plain(p.leverage))
 

@@ -58,7 +58,7 @@ class ProfitRules:
 
     @property
     def lang(self) -> str:
-        return self.store.language() or self.config.language
+        return self.store.language(self.config.language)
 
     def text(self, key: str, **values: object) -> str:
         return messages.text(self.lang, key, **values)
@@ -221,8 +221,7 @@ class ProfitRules:
                 "before": self._size(p, p.size)}
 
     def _size(self, p: Position, contracts) -> str:
-        inst = p.instrument
-        return size_text(self.lang, contracts, inst.contract_value, inst.base)
+        return size_text(self.lang, contracts, p.instrument)
 
     def _report(self, done: str, failed: str, p: Position, result: CloseResult,
                 names: dict[str, object]) -> str:

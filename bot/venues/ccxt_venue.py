@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -46,6 +45,7 @@ from bot.venues.base import (
     VenueError,
     VenueUnavailable,
 )
+from bot.venues.instrument_cache import InstrumentCache
 from bot.venues.retry import READ_RETRY_ON, WRITE_RETRY_ON, RetryPolicy, Sleep, retrying
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,7 @@ class CcxtVenue:
             self.exchange.urls["api"] = ({key: base for key in api}
                                          if isinstance(api, dict) else base)
         self.dialect = parse.DIALECTS.get(exchange_id, parse.GENERIC)
-        self._instruments: dict[str, Instrument] | None = None
-        self._loaded_at = 0.0
-        self._markets_lock = asyncio.Lock()
+        self._instruments = InstrumentCache(self._load_markets, MARKETS_REFRESH_SECONDS)
 
     # -- calling ccxt -------------------------------------------------------------------
 
@@ -117,32 +115,16 @@ class CcxtVenue:
 
     # -- instruments and market data ----------------------------------------------------
 
-    async def _load_markets(self) -> dict[str, Instrument]:
-        async with self._markets_lock:
-            fresh = time.monotonic() - self._loaded_at < MARKETS_REFRESH_SECONDS
-            if self._instruments is not None and fresh:
-                return self._instruments
-            reload = self._instruments is not None
-            markets = await self._read("markets", lambda: self.exchange.load_markets(reload))
-            mode = self.exchange.precisionMode
-            found = (parse.instrument_from(m, mode) for m in markets.values())
-            self._instruments = {i.symbol: i for i in found if i is not None}
-            self._loaded_at = time.monotonic()
-            return self._instruments
+    async def _load_markets(self, reload: bool) -> list[Instrument | None]:
+        markets = await self._read("markets", lambda: self.exchange.load_markets(reload))
+        mode = self.exchange.precisionMode
+        return [parse.instrument_from(m, mode) for m in markets.values()]
 
     async def instruments(self) -> Sequence[Instrument]:
-        cache = self._instruments if self._instruments is not None else (
-            await self._load_markets())
-        return list(cache.values())
-
-    async def _known(self, symbol: str) -> Instrument | None:
-        cache = self._instruments
-        if cache is None or symbol not in cache:
-            cache = await self._load_markets()
-        return cache.get(symbol)
+        return await self._instruments.all()
 
     async def instrument(self, symbol: str) -> Instrument:
-        inst = await self._known(symbol)
+        inst = await self._instruments.get(symbol)
         if inst is None:
             raise UnknownInstrument(f"no perpetual swap {symbol}", venue=self.venue)
         return inst
@@ -179,7 +161,7 @@ class CcxtVenue:
         for row in rows:
             if parse.dec0(row.get("contracts")) == 0 or row.get("side") not in ("long", "short"):
                 continue
-            inst = await self._known(str(row.get("symbol")))
+            inst = await self._instruments.get(str(row.get("symbol")))
             if inst is None:
                 log.warning("ccxt_position_skipped account=%s symbol=%s", self.name,
                             row.get("symbol"))

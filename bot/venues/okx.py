@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -48,6 +47,7 @@ from bot.venues.base import (
     VenueError,
     VenueUnavailable,
 )
+from bot.venues.instrument_cache import InstrumentCache
 from bot.venues.retry import READ_RETRY_ON, WRITE_RETRY_ON, RetryPolicy, Sleep, retrying
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,7 @@ class OkxVenue:
         self._public = PublicAPI(**common)
         for client in self._clients:
             client.timeout = httpx.Timeout(timeout_seconds)
-        self._instruments: dict[str, Instrument] | None = None
-        self._loaded_at = 0.0
-        self._instruments_lock = asyncio.Lock()
+        self._instruments = InstrumentCache(self._load_instruments, INSTRUMENT_REFRESH_SECONDS)
         self._mode_checked = False
 
     @property
@@ -136,31 +134,16 @@ class OkxVenue:
 
     # -- instruments and market data ----------------------------------------------------
 
-    async def _load_instruments(self) -> dict[str, Instrument]:
-        async with self._instruments_lock:
-            fresh = time.monotonic() - self._loaded_at < INSTRUMENT_REFRESH_SECONDS
-            if self._instruments is not None and fresh:
-                return self._instruments
-            rows = await self._read("instruments", self._public.get_instruments,
-                                    instType=INST_TYPE)
-            found = (parse.instrument_from(row) for row in rows)
-            self._instruments = {i.symbol: i for i in found if i is not None}
-            self._loaded_at = time.monotonic()
-            return self._instruments
+    async def _load_instruments(self, reload: bool) -> list[Instrument | None]:
+        rows = await self._read("instruments", self._public.get_instruments,
+                                instType=INST_TYPE)
+        return [parse.instrument_from(row) for row in rows]
 
     async def instruments(self) -> Sequence[Instrument]:
-        cache = self._instruments if self._instruments is not None else (
-            await self._load_instruments())
-        return list(cache.values())
-
-    async def _known(self, symbol: str) -> Instrument | None:
-        cache = self._instruments
-        if cache is None or symbol not in cache:
-            cache = await self._load_instruments()  # new listing: look again
-        return cache.get(symbol)
+        return await self._instruments.all()
 
     async def instrument(self, symbol: str) -> Instrument:
-        inst = await self._known(symbol)
+        inst = await self._instruments.get(symbol)
         if inst is None:
             raise UnknownInstrument(f"Instrument ID {symbol} does not exist", code="51001",
                                     venue=VENUE)
@@ -190,7 +173,7 @@ class OkxVenue:
         for row in await self._position_rows():
             if parse.dec0(row.get("pos")) == 0:  # OKX lists recently closed ones as 0
                 continue
-            inst = await self._known(str(row.get("instId")))
+            inst = await self._instruments.get(str(row.get("instId")))
             if inst is None:
                 log.warning("okx_position_skipped account=%s inst=%s (not a linear swap)",
                             self.name, row.get("instId"))
