@@ -9,11 +9,12 @@ import asyncio
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.close_command import BadCommand, resolve_instrument
+from bot.close_command import BadCommand, MaintainArgs, account_and_side, resolve_instrument
 from bot.config import AccountConfig, RuleMode
-from bot.domain import Position, Side
+from bot.domain import Position
 from bot.messages import fmt_pct, fmt_plain, fmt_usdt
 from bot.rules.take_profit import Skip, Tier, TierStatus, ladder_status
+from handlers.close import find_positions
 from handlers.common import (
     VENUE_READ_TIMEOUT,
     Services,
@@ -113,49 +114,27 @@ async def _section(s: Services, account: AccountConfig, symbol: str | None) -> s
 
 async def _ask_reset(update: Update, context: ContextTypes.DEFAULT_TYPE,
                      args: list[str]) -> None:
+    """`/tp reset SYMBOL long|short [account]`: the same position lookup as /close."""
     s = services(context)
     usage = s.text("usage_tp")
     if len(args) not in (2, 3) or args[1].lower() not in ("long", "short"):
         await reply(update, context, "usage", usage=usage)
         return
-    side = Side(args[1].lower())
-    by_name = {a.name.lower(): a for a in s.config.accounts}
-    if len(args) == 3 and args[2].lower() not in by_name:
-        await reply(update, context, "unknown_account", name=args[2][:40],
-                    names=", ".join(by_name))
+    try:
+        account, side = account_and_side(args[1:], list(s.venues))
+        [position] = await find_positions(s, MaintainArgs(args[0], account, side))
+    except BadCommand as exc:
+        await reply(update, context, "bad_argument", usage=usage, reason=reason(s, exc))
         return
-    accounts = [by_name[args[2].lower()]] if len(args) == 3 else list(s.config.accounts)
-    found = []
-    for account in accounts:
-        venue = s.venues[account.name]
-        try:
-            inst = resolve_instrument(args[0], await venue.instruments())
-        except BadCommand as exc:
-            if len(accounts) == 1:
-                await reply(update, context, "bad_argument", usage=usage,
-                            reason=reason(s, exc))
-                return
-            continue
-        if any(p.symbol == inst.symbol and p.side is side for p in await venue.positions()):
-            found.append((account.name, inst.symbol))
-    if len(found) != 1:
-        key = "bad_no_position" if not found else "bad_several_accounts"
-        why = s.text(key, what=args[0].upper(), side=f" {s.text(side.value)}",
-                     accounts=", ".join(a for a, _ in found) or
-                     ", ".join(a.name for a in accounts))
-        await reply(update, context, "bad_argument", reason=why, usage=usage)
-        return
-    account, symbol = found[0]
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     token = s.store.create_confirmation(
         user.id, message.chat_id, "tp_reset",
-        {"account": account, "symbol": symbol, "side": side.value},
+        {"account": position.account, "symbol": position.symbol, "side": position.side.value},
         ttl_seconds=s.config.telegram.confirm_timeout_seconds)
-    markup = confirm_markup(s, token)
-    sent = await message.reply_text(s.text("tp_reset_confirm", symbol=symbol,
-                                           side=s.text(side.value), account=account),
-                                    reply_markup=markup)
+    sent = await message.reply_text(
+        s.text("tp_reset_confirm", symbol=position.symbol, side=s.text(position.side.value),
+               account=position.account), reply_markup=confirm_markup(s, token))
     s.store.attach_message(token, sent.message_id)
 
 
