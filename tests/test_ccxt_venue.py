@@ -23,7 +23,6 @@ from bot.venues.base import (
 )
 from bot.venues.ccxt_venue import CcxtVenue
 from bot.venues.retry import RetryPolicy
-from db import Database, Store
 from tests.fakes.okx_accounts import (
     CREDENTIALS,
     KEYS,
@@ -71,14 +70,6 @@ async def venue(server, sleeps):
     venue = ccxt_venue(server, sleeps=sleeps)
     yield venue
     await venue.close()
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
-    db.migrate()
-    yield Store(db)
-    db.dispose()
 
 
 def close_long(client_id, size, price=None, kind=OrderType.MARKET):

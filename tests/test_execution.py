@@ -14,19 +14,10 @@ from bot.execution import Executor, FollowSettings, client_id_for
 from bot.sizing import close_size_for_percent
 from bot.venues.paper import PaperVenue
 from bot.venues.paper.demo import new_exchange
-from db import Database, Store
 
 APT = "APT-USDT-SWAP"
 FAST = FollowSettings(timeout_seconds=0.3, poll_seconds=0.01, poll_max_seconds=0.05,
                       backoff_seconds=0.01)
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
-    db.migrate()
-    yield Store(db)
-    db.dispose()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from bot.maintenance import MaintenanceRunner
 from bot.rules.maintenance import LadderTier, plan_normal, plan_super, precheck, super_tier
 from bot.venues.paper import PaperVenue
 from bot.venues.paper.demo import new_exchange
-from db import Database, Store
 
 APT = "APT-USDT-SWAP"
 BTC = Instrument("BTC-USDT-SWAP", "BTC", D("0.01"), D("0.01"), D("0.01"), D("0.1"))
@@ -50,14 +49,6 @@ def test_precheck_counts_the_balance_the_close_gives_back():
     assert precheck(plan, free=D("280"), fee_pct=D("0.05")) is None
     short = precheck(plan, free=D("200"), fee_pct=D("0.05"))
     assert short is not None and short.free_after_close == D("230") and short.needed > 300
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
-    db.migrate()
-    yield Store(db)
-    db.dispose()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from bot.venues.base import (
 )
 from bot.venues.okx import OkxVenue
 from bot.venues.retry import RetryPolicy
-from db import Database, Store
 from tests.fakes.okx_accounts import (
     APT,
     CREDENTIALS,
@@ -67,14 +66,6 @@ async def venue(server, sleeps):
     venue = okx_venue(server, sleeps=sleeps)
     yield venue
     await venue.close()
-
-
-@pytest.fixture
-def store(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
-    db.migrate()
-    yield Store(db)
-    db.dispose()
 
 
 def close_long(client_id, size, price=None, kind=OrderType.MARKET):
