@@ -70,6 +70,7 @@ class CountingVenue:
 async def venue_calls_per_run() -> dict[str, list[str]]:
     import tempfile
 
+    from bot.busy import BusyPositions
     from bot.execution import Executor
     from bot.venues.paper import PaperVenue, open_paper_exchange
     from db import Database, Store
@@ -86,7 +87,8 @@ async def venue_calls_per_run() -> dict[str, list[str]]:
         for account in config.accounts:
             venue = CountingVenue(PaperVenue(ex, account.name))
             rules = ProfitRules(config, account, venue, store,
-                                Executor(store, client_prefix="bench"), _quiet, _now)
+                                Executor(store, client_prefix="bench"), _quiet, _now,
+                                BusyPositions())
             # The demo fires a few tiers first (one per position a run); once a run sends
             # nothing, the next run shows what a quiet run costs.
             for _ in range(10):
