@@ -5,42 +5,16 @@ against a local fake Bot API server."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.app import BotApp
-from bot.config import parse_config
 from handlers.local_chat import LocalChat
+from tests.botkit import USER, make_config, running
 from tests.fakes.telegram_server import FakeTelegramServer
 
-USER = 1001
 STRANGER = 666
-
-
-def make_config(tmp_path, **telegram):
-    return parse_config({
-        "language": "en",
-        "telegram": {"allowed_user_ids": [USER], **telegram},
-        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
-        "paper": {"state_path": str(tmp_path / "paper.json")},
-        # the demo accounts, without the rule loops that would change them under the test
-        "accounts": [{"name": n, "venue": "paper", "role": r,
-                      "rules": {"take_profit": False, "hedge": False}}
-                     for n, r in (("main", "main"), ("sub1", "sub"))],
-    })
-
-
-@contextlib.asynccontextmanager
-async def running(app: BotApp):
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.serve(stop))
-    try:
-        yield app
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
 
 
 def joined(texts: list[str]) -> str:
@@ -48,8 +22,7 @@ def joined(texts: list[str]) -> str:
 
 
 async def test_commands_through_the_local_transport(tmp_path):
-    chat = LocalChat(user_id=USER)
-    async with running(BotApp(make_config(tmp_path), chat=chat)) as app:
+    async with running(make_config(tmp_path)) as (app, chat):
         said = joined(await chat.ask("/positions"))
         # the demo portfolio of both paper accounts, with size, margin and profit rate
         assert "Positions — main (paper)" in said
@@ -83,8 +56,7 @@ async def test_commands_through_the_local_transport(tmp_path):
 
 
 async def test_pause_survives_a_restart_and_skips_job_runs(tmp_path):
-    chat = LocalChat(user_id=USER)
-    async with running(BotApp(make_config(tmp_path), chat=chat)):
+    async with running(make_config(tmp_path)) as (_, chat):
         await chat.ask("/pause")
     app = BotApp(make_config(tmp_path), chat=LocalChat(user_id=USER))
     assert app.pause.paused
@@ -95,10 +67,10 @@ async def test_pause_survives_a_restart_and_skips_job_runs(tmp_path):
 
 
 async def test_commands_sent_while_down_are_not_executed(tmp_path):
-    chat = LocalChat(user_id=USER)
-    late = BotApp(make_config(tmp_path), chat=chat,
-                  clock=lambda: datetime.now(UTC) + timedelta(seconds=120))
-    async with running(late) as app:
+    def late():
+        return datetime.now(UTC) + timedelta(seconds=120)
+
+    async with running(make_config(tmp_path), clock=late) as (app, chat):
         said = joined(await chat.ask("/pause"))
         assert said.startswith("A command sent while the bot was offline was not executed: "
                                "/pause")
@@ -106,8 +78,7 @@ async def test_commands_sent_while_down_are_not_executed(tmp_path):
 
 
 async def test_unknown_commands_and_bad_arguments(tmp_path):
-    chat = LocalChat(user_id=USER)
-    async with running(BotApp(make_config(tmp_path), chat=chat)):
+    async with running(make_config(tmp_path)) as (_, chat):
         assert joined(await chat.ask("/frobnicate now")).startswith("Unknown command: /frobnicate")
         assert await chat.ask("/lang fr") == ["Usage: /lang zh|en"]
         assert await chat.ask("/positions a b") == ["Usage: /positions [account]"]
@@ -134,9 +105,8 @@ async def _answer(chat: LocalChat, text: str, *, user_id: int | None = None,
 
 async def test_commands_over_http_against_a_fake_bot_api(tmp_path):
     async with FakeTelegramServer() as server:
-        config = make_config(tmp_path, token=server.token, base_url=server.base_url)
-        app = BotApp(config)
-        async with running(app):
+        telegram = {"token": server.token, "base_url": server.base_url}
+        async with running(make_config(tmp_path, telegram=telegram), user_id=None):
             said = joined(await _answer(server.chat, "/positions"))
             assert "APT-USDT-SWAP long 60 ct (60 APT) · margin 31.00 USDT" in said
             refused = await _answer(server.chat, "/status", user_id=STRANGER)
@@ -161,8 +131,7 @@ def test_message_tables_have_the_same_keys(lang):
 async def test_a_failing_job_alerts_once_per_problem(tmp_path):
     from bot.venues.base import VenueUnavailable
 
-    chat = LocalChat(user_id=USER)
-    async with running(BotApp(make_config(tmp_path), chat=chat)) as app:
+    async with running(make_config(tmp_path)) as (app, chat):
         await chat.ask("/status")
 
         async def down():

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
 
-from bot.app import BotApp
-from bot.config import parse_config
 from bot.domain import OrderRequest, OrderSide, OrderState, OrderType, Side
 from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt
-from handlers.local_chat import LocalChat
+from tests.botkit import FAST_FOLLOW, PAPER_STILL, USER, make_config, running
 
-USER, OTHER = 1001, 1002
+OTHER = 1002
 APT = "APT-USDT-SWAP"
 
 
@@ -27,31 +24,11 @@ class Clock:
         return datetime.now(UTC) + self.shift
 
 
-def make_config(tmp_path, **close):
-    return parse_config({
-        "language": "en",
-        "telegram": {"allowed_user_ids": [USER, OTHER]},
-        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
-        "paper": {"state_path": str(tmp_path / "paper.json"), "random_walk_step": "0"},
-        # the demo accounts, without the rule loops: these tests are about /close alone
-        "accounts": [{"name": n, "venue": "paper", "role": r,
-                      "rules": {"take_profit": False, "hedge": False}}
-                     for n, r in (("main", "main"), ("sub1", "sub"))],
-        "rules": {"close": {"follow_poll_seconds": "0.01", **close}},
-    })
-
-
-@contextlib.asynccontextmanager
-async def bot(tmp_path, clock=None, **close):
-    chat = LocalChat(user_id=USER)
-    app = BotApp(make_config(tmp_path, **close), chat=chat, **({"clock": clock} if clock else {}))
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.serve(stop))
-    try:
-        yield app, chat
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+def bot(tmp_path, clock=None, **close):
+    # the demo accounts, without the rule loops: these tests are about /close alone
+    config = make_config(tmp_path, users=(USER, OTHER), paper=PAPER_STILL,
+                         close={**FAST_FOLLOW, **close})
+    return running(config, clock=clock)
 
 
 def orders(app):

@@ -9,37 +9,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.app import BotApp
-from bot.config import parse_config
 from bot.domain import OrderSide, Side
 from bot.messages import fmt_fee, fmt_signed_usdt
 from bot.venues.okx_codes import okx_error
 from bot.venues.paper.demo import new_exchange
-from handlers.local_chat import LocalChat
-from tests.fakes.okx_accounts import CREDENTIALS, KEYS, credentials_of
+from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
+from tests.fakes.okx_accounts import CREDENTIALS, KEYS
 from tests.fakes.okx_server import FakeOkxServer
 
-USER = 1001
 APT = "APT-USDT-SWAP"
 BTC = "BTC-USDT-SWAP"
-
-
-def make_config(tmp_path, okx_url=None, watcher="off"):
-    def account(name, role):
-        venue = {"venue": "paper"} if okx_url is None else {
-            "venue": "okx", "base_url": okx_url, **credentials_of(name)}
-        return {"name": name, "role": role, **venue,
-                "rules": {"take_profit": False, "hedge": False, "watcher": watcher}}
-
-    return parse_config({
-        "language": "en",
-        "telegram": {"allowed_user_ids": [USER]},
-        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
-        "paper": {"state_path": str(tmp_path / "paper.json"), "random_walk_step": "0",
-                  "demo_portfolio": False},
-        "accounts": [account("main", "main"), account("sub1", "sub")],
-        "rules": {"close": {"follow_poll_seconds": "0.01"}},
-    })
 
 
 @pytest.fixture(params=["paper", "okx"])
@@ -52,28 +31,33 @@ async def venue_kind(request):
         yield exchange, server.base_url
 
 
+def refresh(exchange):
+    """Fresh balances, the marks held still, and one position on each account."""
+    exchange.market.freeze()
+    for name, cash in (("main", D("2000")), ("sub1", D("330"))):
+        if name in exchange.accounts:
+            exchange.accounts[name].cash = cash
+        else:
+            exchange.add_account(name, cash)
+    exchange.seed_position("sub1", APT, Side.LONG, D("60"), D("5"), D("10"))  # 30 USDT
+    exchange.seed_position("main", BTC, Side.SHORT, D("0.05"), D("95000"), D("10"))
+
+
 @contextlib.asynccontextmanager
 async def bot(tmp_path, okx=None, fresh=True, watcher="off"):
-    chat = LocalChat(user_id=USER)
-    app = BotApp(make_config(tmp_path, okx[1] if okx else None, watcher), chat=chat)
-    exchange = okx[0] if okx else app.paper.exchange
-    if fresh:
-        exchange.market.freeze()
-        for name, cash in (("main", D("2000")), ("sub1", D("330"))):
-            if name in exchange.accounts:
-                exchange.accounts[name].cash = cash
-            else:
-                exchange.add_account(name, cash)
-        exchange.seed_position("sub1", APT, Side.LONG, D("60"), D("5"), D("10"))  # 30 USDT
-        exchange.seed_position("main", BTC, Side.SHORT, D("0.05"), D("95000"), D("10"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.serve(stop))
-    try:
+    config = make_config(tmp_path, okx_url=okx[1] if okx else None,
+                         rules={"watcher": watcher}, paper=PAPER_EMPTY, close=FAST_FOLLOW)
+
+    def exchange_of(app):
+        return okx[0] if okx else app.paper.exchange
+
+    def prepare(app):
+        if fresh:
+            refresh(exchange_of(app))
+
+    async with running(config, prepare=prepare) as (app, chat):
         await chat.ask("/status")
-        yield app, chat, exchange
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        yield app, chat, exchange_of(app)
 
 
 def orders(exchange):

@@ -4,53 +4,26 @@ production handlers, executor and database, driven through the local Telegram ch
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from decimal import Decimal as D
 
-from bot.app import BotApp
-from bot.config import parse_config
 from bot.domain import OrderSide, OrderState, Side
 from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt
-from handlers.local_chat import LocalChat
+from tests.botkit import FAST_FOLLOW, USER, make_config, running
 from tests.fakes.okx_accounts import APT, CREDENTIALS, KEYS, credentials_of, seeded_exchange
 from tests.fakes.okx_server import FakeOkxServer
-
-USER = 1001
-
-
-def okx_account(name: str, role: str, base_url: str) -> dict[str, object]:
-    # The rule loops stay off: main's long sits at +25%, where take-profit tier 1 would
-    # close part of it in the background; these tests are about what the user commands.
-    return {"name": name, "venue": "okx", "role": role, "base_url": base_url,
-            **credentials_of(name),
-            "rules": {"take_profit": False, "hedge": False, "correction": False}}
-
-
-def make_config(tmp_path, base_url: str):
-    return parse_config({
-        "language": "en",
-        "telegram": {"allowed_user_ids": [USER]},
-        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
-        "accounts": [okx_account("main", "main", base_url),
-                     okx_account("sub1", "sub", base_url)],
-        "rules": {"close": {"follow_poll_seconds": "0.01"}},
-    })
 
 
 @contextlib.asynccontextmanager
 async def okx_bot(tmp_path):
     exchange = seeded_exchange()
     async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS, demo=False) as server:
-        chat = LocalChat(user_id=USER)
-        app = BotApp(make_config(tmp_path, server.base_url), chat=chat)
-        stop = asyncio.Event()
-        task = asyncio.create_task(app.serve(stop))
-        try:
+        # The rule loops stay off: main's long sits at +25%, where take-profit tier 1 would
+        # close part of it in the background; these tests are about what the user commands.
+        config = make_config(tmp_path, okx_url=server.base_url, rules={"correction": False},
+                             close=FAST_FOLLOW)
+        async with running(config) as (app, chat):
             yield app, chat, server, exchange
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)
         assert server.errors == []
 
 
@@ -136,11 +109,7 @@ async def test_readme_okx_example_pointed_at_the_fake_server(tmp_path):
                     f"{prefix}API_SECRET": creds["api_secret"],
                     f"{prefix}PASSPHRASE": creds["passphrase"]}
         config = load_config(path, environ=env)
-        chat = LocalChat(user_id=USER)
-        app = BotApp(config, chat=chat)
-        stop = asyncio.Event()
-        task = asyncio.create_task(app.serve(stop))
-        try:
+        async with running(config) as (_, chat):
             said = "\n".join(await chat.ask("/positions"))
             assert "APT-USDT-SWAP long 60 ct (60 APT) · margin 32.00 USDT" in said
             await chat.ask("/close APT 10 sub1")
@@ -149,6 +118,3 @@ async def test_readme_okx_example_pointed_at_the_fake_server(tmp_path):
             [order] = exchange.orders.values()
             assert (order.account, order.side, order.size, order.reduce_only) == (
                 "sub1", OrderSide.SELL, D("10"), True)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 10)

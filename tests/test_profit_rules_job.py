@@ -8,34 +8,18 @@ from decimal import Decimal as D
 
 import pytest
 
-from bot.app import BotApp
-from bot.config import parse_config
 from bot.domain import OrderSide, Side
 from bot.venues.paper.demo import new_exchange
-from handlers.local_chat import LocalChat
-from tests.fakes.okx_accounts import CREDENTIALS, KEYS, credentials_of
+from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, initialized, make_config, running
+from tests.fakes.okx_accounts import CREDENTIALS, KEYS
 from tests.fakes.okx_server import FakeOkxServer
 
-USER = 1001
 APT = "APT-USDT-SWAP"
 
 
-def make_config(tmp_path, tp="true", hedge="false", okx_url=None):
-    def account(name, role):
-        venue = {"venue": "paper"} if okx_url is None else {
-            "venue": "okx", "base_url": okx_url, **credentials_of(name)}
-        return {"name": name, "role": role, **venue,
-                "rules": {"take_profit": tp, "hedge": hedge}}
-
-    return parse_config({
-        "language": "en",
-        "telegram": {"allowed_user_ids": [USER]},
-        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
-        "paper": {"state_path": str(tmp_path / "paper.json"), "random_walk_step": "0",
-                  "demo_portfolio": False},
-        "accounts": [account("main", "main"), account("sub1", "sub")],
-        "rules": {"close": {"follow_poll_seconds": "0.01"}},
-    })
+def rules_config(tmp_path, okx_url=None, tp="true", hedge="false"):
+    return make_config(tmp_path, okx_url=okx_url, rules={"take_profit": tp, "hedge": hedge},
+                       paper=PAPER_EMPTY, close=FAST_FOLLOW)
 
 
 @pytest.fixture(params=["paper", "okx"])
@@ -58,16 +42,10 @@ async def okx_exchange(venue_kind):
 
 @contextlib.asynccontextmanager
 async def bot(tmp_path, okx=None, **rules):
-    chat = LocalChat(user_id=USER)
-    config = make_config(tmp_path, okx_url=okx[1] if okx else None, **rules)
-    app = BotApp(config, chat=chat)
-    app.exchange = okx[0] if okx else app.paper.exchange
-    await app.application.initialize()  # the bot can send; the jobs are run by the test
-    try:
+    config = rules_config(tmp_path, okx_url=okx[1] if okx else None, **rules)
+    async with initialized(config) as (app, chat):  # the bot can send; the test runs the jobs
+        app.exchange = okx[0] if okx else app.paper.exchange
         yield app, chat
-    finally:
-        await app.application.shutdown()
-        await app.close()
 
 
 async def step(app, mark):
@@ -189,16 +167,10 @@ async def test_hedge_closes_the_losing_side(tmp_path):
 
 
 async def test_tp_command_shows_the_ladder_and_reset_restarts_it(tmp_path):
-    import asyncio
-
-    config = make_config(tmp_path)
+    config = rules_config(tmp_path)
     config.rules.take_profit.interval_seconds = 3600  # only the test runs the job
-    chat = LocalChat(user_id=USER)
-    app = BotApp(config, chat=chat)
-    app.exchange = app.paper.exchange
-    stop = asyncio.Event()
-    serving = asyncio.create_task(app.serve(stop))
-    try:
+    async with running(config) as (app, chat):
+        app.exchange = app.paper.exchange
         await chat.ask("/status")
         seed(app)
         await step(app, "5.13")
@@ -216,6 +188,3 @@ async def test_tp_command_shows_the_ladder_and_reset_restarts_it(tmp_path):
         assert [c[3] for c in closes(app)] == [D("30"), D("21")]  # tier 1 again, of 70
         assert (await chat.ask("/tp reset APT sideways")) == [
             "Usage: /tp [SYMBOL] | /tp reset SYMBOL long|short [account]"]
-    finally:
-        stop.set()
-        await serving

@@ -1,0 +1,91 @@
+"""The config and the running bot of the end-to-end tests, in one place.
+
+`make_config` builds the config those tests share: the accounts main and sub1, on the
+paper venue or on OKX behind the fake server, with the database and the paper state
+under the test's tmp_path and the rule loops off unless a test turns one on. `running`
+starts a BotApp on it, served as in production, for the test's `async with` block;
+`initialized` only initializes it, for tests that run the jobs themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import BotApp
+from bot.config import Config, parse_config
+from handlers.local_chat import LocalChat
+from tests.fakes.okx_accounts import credentials_of
+
+USER = 1001
+PAPER_STILL = {"random_walk_step": "0"}  # marks move only when the test sets them
+PAPER_EMPTY = {**PAPER_STILL, "demo_portfolio": False}  # and no demo positions either
+FAST_FOLLOW = {"follow_poll_seconds": "0.01"}  # rules.close: poll a sent order quickly
+
+
+def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str | None = None,
+                rules: dict[str, Any] | None = None, paper: dict[str, Any] | None = None,
+                close: dict[str, Any] | None = None,
+                telegram: dict[str, Any] | None = None) -> Config:
+    """main (role main) and sub1 (role sub): paper accounts, or OKX accounts at `okx_url`
+    with the fake server's keys. `rules` sets each account's rule switches over
+    take_profit and hedge off; `paper`, `close` (rules.close) and `telegram` add to those
+    sections of the config."""
+    def account(name: str, role: str) -> dict[str, Any]:
+        venue = {"venue": "paper"} if okx_url is None else {
+            "venue": "okx", "base_url": okx_url, **credentials_of(name)}
+        return {"name": name, "role": role, **venue,
+                "rules": {"take_profit": False, "hedge": False, **(rules or {})}}
+
+    return parse_config({
+        "language": "en",
+        "telegram": {"allowed_user_ids": list(users), **(telegram or {})},
+        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
+        "paper": {"state_path": str(tmp_path / "paper.json"), **(paper or {})},
+        "accounts": [account("main", "main"), account("sub1", "sub")],
+        "rules": {"close": close or {}},
+    })
+
+
+def _new_bot(config: Config, user_id: int | None,
+             clock: Callable[[], datetime] | None) -> tuple[BotApp, LocalChat | None]:
+    chat = None if user_id is None else LocalChat(user_id=user_id)
+    return BotApp(config, chat=chat, **({"clock": clock} if clock else {})), chat
+
+
+@contextlib.asynccontextmanager
+async def running(config: Config, *, user_id: int | None = USER,
+                  clock: Callable[[], datetime] | None = None,
+                  prepare: Callable[[BotApp], object] | None = None,
+                  ) -> AsyncIterator[tuple[BotApp, LocalChat | None]]:
+    """(app, chat): the bot serving in a task until the block ends, talking to `user_id`
+    through a LocalChat (None: no LocalChat, the Bot API of the config's telegram
+    section). `prepare(app)` runs before it starts, e.g. to seed its exchange."""
+    app, chat = _new_bot(config, user_id, clock)
+    if prepare is not None:
+        prepare(app)
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.serve(stop))
+    try:
+        yield app, chat
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+@contextlib.asynccontextmanager
+async def initialized(config: Config, *, user_id: int = USER,
+                      ) -> AsyncIterator[tuple[BotApp, LocalChat]]:
+    """(app, chat): the bot initialized, so it can send, but not serving: no job runs
+    unless the test runs it."""
+    app, chat = _new_bot(config, user_id, None)
+    assert chat is not None
+    await app.application.initialize()
+    try:
+        yield app, chat
+    finally:
+        await app.application.shutdown()
+        await app.close()
