@@ -70,11 +70,12 @@ class CountingVenue:
 async def venue_calls_per_run() -> dict[str, list[str]]:
     import tempfile
 
-    from bot.busy import BusyPositions
     from bot.execution import Executor
+    from bot.ops.close import Closing
+    from bot.ops.context import Context
+    from bot.ops.take_profit import TakeProfit
     from bot.venues.paper import PaperVenue, open_paper_exchange
     from db import Database, Store
-    from jobs.profit_rules import ProfitRules
 
     config = demo_config()
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,28 +84,24 @@ async def venue_calls_per_run() -> dict[str, list[str]]:
         store = Store(db)
         ex = open_paper_exchange(None, [("main", "main"), ("sub1", "sub")], demo_portfolio=True)
         ex.market.freeze()
+        venues = {a.name: CountingVenue(PaperVenue(ex, a.name)) for a in config.accounts}
+        ctx = Context.build(config, store, venues, Executor(store, client_prefix="bench"), _now)
+        rules = TakeProfit(ctx, Closing(ctx))  # no front subscribed: a benchmark sends no alerts
         calls = {}
         for account in config.accounts:
-            venue = CountingVenue(PaperVenue(ex, account.name))
-            rules = ProfitRules(config, account, venue, store,
-                                Executor(store, client_prefix="bench"), _quiet, _now,
-                                BusyPositions())
+            venue = venues[account.name]
             # The demo fires a few tiers first (one per position a run); once a run sends
             # nothing, the next run shows what a quiet run costs.
             for _ in range(10):
                 venue.calls.clear()
-                await rules.run()
+                await rules.run(account.name)
                 if "place_order" not in venue.calls:
                     break
             venue.calls.clear()
-            await rules.run()
+            await rules.run(account.name)
             calls[account.name] = list(venue.calls)
         db.dispose()
     return calls
-
-
-async def _quiet(kind: str, text: str) -> None:
-    """A benchmark sends no alerts."""
 
 
 def _now():

@@ -17,31 +17,25 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot import messages
-from bot.busy import BusyPositions
-from bot.config import Config, RuleMode, WatcherMode
+from bot.config import Config
 from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
+from bot.ops.context import Context
+from bot.ops.ops import Ops
 from bot.venues.base import Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
-from db.records import ActionRecord, StepRecord
 from db.repo import Store
 from db.session import Database
-from handlers import commands, maintain
-from handlers import watcher as watcher_answers
-from handlers.common import SERVICES_KEY, Services, send_alert
+from handlers import commands
+from handlers.alerts import Alerter
+from handlers.common import SERVICES_KEY, Services
 from handlers.console import ConsoleChat
 from handlers.local_chat import LocalChat
 from handlers.local_transport import local_application_builder
-from jobs.positions import log_position_changes
-from jobs.profit_rules import ProfitRules
-from jobs.scheduler import Jobs, PauseSwitch
-from jobs.watcher import PositionWatcher
+from jobs.loops import schedule_loops
+from jobs.scheduler import Jobs
 
 log = logging.getLogger(__name__)
-
-POSITION_LOG_SECONDS = 30
-MAINTENANCE_KINDS = ("maintain", "supermaintain")
 
 
 def utcnow() -> datetime:
@@ -72,7 +66,7 @@ class BotApp:
         self.config = config
         self.clock = clock
         self.chat = chat
-        self._alerted_problems: dict[str, str] = {}  # job -> the failure last alerted
+        self.ready = asyncio.Event()  # set once serving, the start notice sent
         self.lock = InstanceLock(config.database.url)
         try:
             self.db = Database(config.database.url)
@@ -82,19 +76,23 @@ class BotApp:
             self.paper: PaperRuntime | None
             self.venues, self.paper = build_venues(config, clock, base_dir)
             self.application = self._telegram()
-            self.pause = PauseSwitch(self.store.is_paused(), self.store.set_paused)
-            assert self.application.job_queue is not None, "python-telegram-bot[job-queue] missing"
-            self.jobs = Jobs(self.application.job_queue, self.pause, on_error=self._job_failed)
             close = config.rules.close
-            self.executor = Executor(self.store, client_prefix=self._client_prefix(), follow=(
+            executor = Executor(self.store, client_prefix=self._client_prefix(), follow=(
                 # the first wait after a rate limit or outage is one poll interval too
                 FollowSettings(timeout_seconds=close.follow_timeout_seconds,
                                poll_seconds=float(close.follow_poll_seconds),
                                backoff_seconds=float(close.follow_poll_seconds))))
-            self.busy = BusyPositions()
-            self.application.bot_data[SERVICES_KEY] = Services(
-                config=config, store=self.store, venues=self.venues, jobs=self.jobs,
-                pause=self.pause, clock=clock, executor=self.executor, busy=self.busy)
+            ctx = Context.build(config, self.store, self.venues, executor, clock)
+            self.executor, self.busy, self.pause, self.events = (
+                executor, ctx.busy, ctx.pause, ctx.events)
+            assert self.application.job_queue is not None, "python-telegram-bot[job-queue] missing"
+            self.jobs = Jobs(self.application.job_queue, self.pause)
+            self.ops = Ops(ctx, self.jobs)
+            self.jobs.on_error, self.jobs.on_success = (self.ops.status.job_failed,
+                                                        self.ops.status.job_ran)
+            services = Services(config, self.ops, self.store, clock)
+            self.application.bot_data[SERVICES_KEY] = services
+            self.events.subscribe(Alerter(services, self.application.bot).deliver)
             commands.register(self.application)
             self._schedule()
         except BaseException:
@@ -144,28 +142,7 @@ class BotApp:
             self.jobs.add("paper_market", float(self.config.paper.tick_seconds),
                           self._async(paper.tick), pausable=False,
                           first=float(self.config.paper.tick_seconds))
-        for name, venue in self.venues.items():
-            self.jobs.add(f"position_log:{name}", POSITION_LOG_SECONDS,
-                          lambda v=venue: log_position_changes(v, self.store))
-        for account in self.config.accounts:
-            modes = {account.rule_mode("take_profit"), account.rule_mode("hedge")}
-            if modes == {RuleMode.OFF}:
-                continue
-            rules = ProfitRules(self.config, account, self.venues[account.name], self.store,
-                                self.executor, self.notify, self.clock, self.busy)
-            self.jobs.add(f"take_profit:{account.name}",
-                          self.config.rules.take_profit.interval_seconds, rules.run)
-        services = self.application.bot_data[SERVICES_KEY]
-        bot = self.application.bot
-        for account in self.config.accounts:
-            if account.rules.watcher is WatcherMode.OFF:
-                continue
-            watcher = PositionWatcher(
-                self.config, account, self.venues[account.name], self.store, self.clock,
-                self.busy, ask=lambda p: watcher_answers.watcher_ask(services, bot, p),
-                auto=lambda p: watcher_answers.watcher_auto(services, bot, p))
-            self.jobs.add(f"watcher:{account.name}",
-                          self.config.rules.maintenance.watcher.interval_seconds, watcher.run)
+        schedule_loops(self.jobs, self.config, self.ops)
 
     @staticmethod
     def _async(func: Callable[[], None]) -> Callable[[], asyncio.Future[None]]:
@@ -173,24 +150,13 @@ class BotApp:
             func()
         return run  # type: ignore[return-value]
 
-    def _job_failed(self, name: str, exc: BaseException) -> None:
-        problem = f"{type(exc).__name__}: {exc}"[:500]
-        self.store.record_event("job_failed", f"{name}: {problem}", severity="error",
-                                data={"job": name})
-        # One alert per problem, not one per run: a job failing every 10 s says it once.
-        if self._alerted_problems.get(name) != problem:
-            self._alerted_problems[name] = problem
-            self.application.create_task(self.notify("system", messages.text(
-                self.store.language(self.config.language), "job_failed_alert",
-                job=name, problem=problem)))
-
     async def serve(self, stop: asyncio.Event | None = None, *, stdin: TextIO | None = None,
                     stdout: TextIO | None = None) -> None:
         """Run until `stop` is set, or, in the console chat, until the input ends."""
         app = self.application
         async with app:
             await app.bot.set_my_commands(commands.bot_commands(self.config.language))
-            unfinished = self.store.unfinished_steps(), self.store.unfinished_actions()
+            self.ops.recovery.take_stock()
             await app.start()
             self.jobs.start()
             assert app.updater is not None
@@ -199,9 +165,9 @@ class BotApp:
                 allowed_updates=Update.ALL_TYPES)
             # Taken before any new command could journal a step of its own; followed in
             # the background, since a resumed order may take as long as the order.
-            app.create_task(self._reconcile(*unfinished), name="reconcile")
-            log.info("bot_started accounts=%s demo=%s", ",".join(self.venues),
-                     self.config.is_demo)
+            app.create_task(self.ops.recovery.run(), name="reconcile")
+            await self.ops.status.started()
+            self.ready.set()
             try:
                 if stop is not None:
                     await stop.wait()
@@ -210,49 +176,10 @@ class BotApp:
                 else:
                     await _until_signalled()
             finally:
+                await self.ops.status.stopped()
                 await app.updater.stop()
                 await app.stop()
                 await self.close()
-                log.info("bot_stopped")
-
-    async def _reconcile(self, steps: list[StepRecord], actions: list[ActionRecord]) -> None:
-        """What a previous run left unfinished: a maintenance is resumed from its journal
-        (no filled step runs twice); any other action's orders are looked up by client id,
-        followed to their end and reported."""
-        services = self.application.bot_data[SERVICES_KEY]
-        maintenance = [a for a in actions if a.kind in MAINTENANCE_KINDS]
-        if self.pause.paused:  # a resume is an automatic action: offer it instead
-            for action in maintenance:
-                await maintain.offer_retry(services, self.application.bot, action)
-        else:  # together, so each holds its position before any job looks at it
-            await asyncio.gather(*(
-                maintain.run_action(services, self.application.bot, a.id, a.plan, a.chat_id,
-                                    a.message_id) for a in maintenance))
-        resumed = {a.id for a in maintenance}
-        steps = [st for st in steps if st.action_id not in resumed]
-        if not steps:
-            return
-        # Every step's own action says its account, whatever state the action is in: a
-        # maintenance stopped on an error may still have an order of unknown fate.
-        owners = {st.action_id: self.store.action_with_steps(st.action_id) for st in steps}
-        accounts = {a_id: a.account for a_id, a in owners.items() if a is not None}
-        lines = await self.executor.reconcile(self.venues, steps, accounts)
-        for action_id in {step.action_id for step in steps}:
-            action = self.store.action_with_steps(action_id)
-            if action is None or action.state.is_final:
-                continue
-            states = {st.state for st in action.steps}
-            if states & {"intended", "sent"}:
-                continue  # still unknown: the next start looks again
-            self.store.update_action(action_id, state="partial" if "failed" in states
-                                     else "done")
-        self.store.record_event("reconciled", "; ".join(lines)[:500], severity="warning")
-        await self.notify("system", messages.text(
-            self.store.language(self.config.language), "reconciled",
-            lines="\n".join(lines)))
-
-    async def notify(self, kind: str, text: str) -> None:
-        await send_alert(self.application.bot, self.config, kind, text)
 
     async def close(self) -> None:
         for venue in self.venues.values():

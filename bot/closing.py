@@ -114,6 +114,23 @@ class CloseResult:
     def errors(self) -> list[str]:
         return [str(o.error) for o in self.outcomes if o.error is not None]
 
+    @property
+    def state(self) -> str:
+        """How the action that ran this close ends: done, partial or failed."""
+        return ("done" if self.unfilled_size == 0 else
+                "partial" if self.filled_size > 0 else "failed")
+
+    @property
+    def problem(self) -> str:
+        """What makes two failures "the same": the venue's codes, else the errors."""
+        errors = [o.error for o in self.outcomes if o.error is not None]
+        return ", ".join(sorted({e.code or str(e) for e in errors})) or "not filled"
+
+    def summary(self) -> dict[str, object]:
+        """What the action's journal keeps of the close."""
+        return {"filled": str(self.filled_size), "fee": str(self.fee),
+                "pnl": str(self.realized_pnl), "errors": self.errors}
+
 
 Progress = Callable[[CloseResult], Awaitable[None]]
 

@@ -16,17 +16,64 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import ZERO, OrderRequest, OrderSide, OrderType, Position, Side, TimeInForce
+from bot.domain import ZERO, OrderRequest, OrderSide, OrderType, Side, TimeInForce
 from bot.execution import Executor, Journal, Outcome
 from bot.rules.maintenance import Kind, final_close_normal, final_close_super
 from bot.sizing import with_slippage
-from bot.venues.base import PositionNotFound, Venue, VenueError
+from bot.venues.base import PositionNotFound, Venue, VenueError, held_position
 
 log = logging.getLogger(__name__)
 
 CLOSE_OLD, OPEN, CLOSE_NEW = 1, 2, 3
 STEPS = (CLOSE_OLD, OPEN, CLOSE_NEW)
 MAX_ATTEMPTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenancePlan:
+    """What a maintenance action journals: enough to run it, resume it after a restart
+    and report it, whoever started it."""
+
+    kind: Kind
+    account: str
+    symbol: str
+    side: Side
+    old_size: Decimal  # contracts held when it was planned
+    open_size: Decimal  # step 2
+    keep_share_pct: Decimal  # normal: share of step 2 kept
+    price: Decimal  # the mark it was planned at
+    leverage: Decimal
+    amount: Decimal | None = None  # super: margin to open, USDT
+    target: Decimal | None = None  # super: margin to keep, USDT
+    count: int = 0  # maintenances done before this one
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.account, self.symbol, self.side.value)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "account": self.account, "symbol": self.symbol,
+                "side": self.side.value, "old_size": str(self.old_size),
+                "open_size": str(self.open_size), "keep_share_pct": str(self.keep_share_pct),
+                "price": str(self.price), "leverage": str(self.leverage),
+                "amount": _text(self.amount), "target": _text(self.target),
+                "count": self.count}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MaintenancePlan:
+        return cls(Kind(data["kind"]), data["account"], data["symbol"], Side(data["side"]),
+                   Decimal(data["old_size"]), Decimal(data["open_size"]),
+                   Decimal(data["keep_share_pct"]), Decimal(data["price"]),
+                   Decimal(data["leverage"]), _decimal(data.get("amount")),
+                   _decimal(data.get("target")), int(data.get("count", 0)))
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 @dataclass(slots=True)
@@ -101,7 +148,7 @@ class MaintenanceRunner:
         self.slippage_pct = slippage_pct
         self.follow_timeout = follow_timeout
 
-    async def run(self, action_id: int, plan: dict[str, Any],
+    async def run(self, action_id: int, plan: MaintenancePlan,
                   progress: Progress | None = None) -> MaintenanceResult:
         """Run (or resume) the action until all three steps filled or one could not."""
         result = MaintenanceResult({k: StepReport(k) for k in STEPS})
@@ -118,9 +165,9 @@ class MaintenanceRunner:
                 return result
         return result
 
-    async def _step(self, action_id: int, plan: dict[str, Any], report: StepReport,
+    async def _step(self, action_id: int, plan: MaintenancePlan, report: StepReport,
                     result: MaintenanceResult) -> None:
-        step, symbol, side = report.step, plan["symbol"], Side(plan["side"])
+        step, symbol, side = report.step, plan.symbol, plan.side
         attempts = self._attempts(action_id, step)
         for attempt in attempts:
             if attempt.state == "failed":  # refused by the venue: nothing to look up
@@ -139,7 +186,7 @@ class MaintenanceRunner:
             if attempts and report.outcomes[-1].filled_size == Decimal(attempts[-1].params["size"]):
                 report.target = report.filled
                 return
-            held = await self._position(symbol, side)
+            held = await held_position(self.venue, symbol, side)
             if held is None:
                 if report.filled:  # closed meanwhile by other means: nothing left to do
                     report.target = report.filled
@@ -156,18 +203,19 @@ class MaintenanceRunner:
                 action_id, step * 10 + len(attempts), symbol, side, missing,
                 close=step != OPEN))
 
-    async def _target(self, plan: dict[str, Any], step: int,
+    async def _target(self, plan: MaintenancePlan, step: int,
                       result: MaintenanceResult) -> Decimal:
         if step == OPEN:
-            return Decimal(plan["open_size"])
+            return plan.open_size
         opened = result.steps[OPEN].filled
-        inst = await self.venue.instrument(plan["symbol"])
-        if plan["kind"] == Kind.NORMAL:
+        inst = await self.venue.instrument(plan.symbol)
+        if plan.kind is Kind.NORMAL:
             return final_close_normal(opened=opened, inst=inst,
-                                      keep_share_pct=Decimal(plan["keep_share_pct"]))
-        price = result.steps[OPEN].average_price or Decimal(plan["price"])
-        return final_close_super(opened=opened, price=price, target=Decimal(plan["target"]),
-                                 leverage=Decimal(plan["leverage"]), inst=inst)
+                                      keep_share_pct=plan.keep_share_pct)
+        assert plan.target is not None, "a super maintenance keeps a target margin"
+        price = result.steps[OPEN].average_price or plan.price
+        return final_close_super(opened=opened, price=price, target=plan.target,
+                                 leverage=plan.leverage, inst=inst)
 
     def _attempts(self, action_id: int, step: int) -> list[Any]:
         """The journaled attempts of one step (db StepRecords), oldest first."""
@@ -186,9 +234,6 @@ class MaintenanceRunner:
                                               "close" if close else "open", request,
                                               follow_timeout=self.follow_timeout)
 
-    async def _position(self, symbol: str, side: Side) -> Position | None:
-        return next((p for p in await self.venue.positions()
-                     if p.symbol == symbol and p.side is side), None)
 
 
 async def _tell(progress: Progress | None, result: MaintenanceResult) -> None:

@@ -238,3 +238,17 @@ class SettingRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSONDoc)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OpenAlertRow(Base):
+    """A problem or decision the user has been told about and that still holds: a rule's
+    close failing for the same reason, a job failing, an observe-mode decision. Kept so
+    the same thing is not alerted every run, nor again after a restart."""
+
+    __tablename__ = "open_alerts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    signature: Mapped[str] = mapped_column(Text)  # what makes it "the same" (an error code)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)  # runs it was seen in

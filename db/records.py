@@ -27,6 +27,7 @@ from db.models import (
     ConfirmationRow,
     EventRow,
     FillRow,
+    OpenAlertRow,
     OrderRow,
     RuleStateRow,
 )
@@ -107,6 +108,19 @@ class Confirmation:
         return cls(row.id, row.user_id, row.chat_id, row.message_id, row.kind,
                    dict(row.payload), ConfirmationState(row.state), row.created_at,
                    row.expires_at, row.used_at)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    key: str
+    signature: str
+    first_at: datetime
+    last_at: datetime
+    count: int
+
+    @classmethod
+    def of(cls, row: OpenAlertRow) -> OpenAlert:
+        return cls(row.key, row.signature, row.first_at, row.last_at, row.count)
 
 
 @dataclass(frozen=True, slots=True)

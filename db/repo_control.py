@@ -16,13 +16,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import Side
-from db.models import ConfirmationRow, EventRow, SettingRow
+from db.models import ConfirmationRow, EventRow, OpenAlertRow, SettingRow
 from db.records import (
     Confirmation,
     ConfirmationState,
     ConfirmReason,
     ConfirmResult,
     EventRecord,
+    OpenAlert,
     PauseState,
     Severity,
 )
@@ -121,6 +122,29 @@ class ControlStore:
             query = query.where(EventRow.account == account)
         with self._db.session() as s:
             return [EventRecord.of(r) for r in s.scalars(query.limit(limit))]
+
+    # -- open alerts ---------------------------------------------------------------------
+
+    def open_alerts(self) -> list[OpenAlert]:
+        with self._db.session() as s:
+            return [OpenAlert.of(r) for r in s.scalars(select(OpenAlertRow))]
+
+    def put_open_alert(self, alert: OpenAlert) -> None:
+        with self._db.session() as s:
+            row = s.get(OpenAlertRow, alert.key)
+            if row is None:
+                s.add(OpenAlertRow(key=alert.key, signature=alert.signature,
+                                   first_at=alert.first_at, last_at=alert.last_at,
+                                   count=alert.count))
+            else:
+                row.signature, row.first_at = alert.signature, alert.first_at
+                row.last_at, row.count = alert.last_at, alert.count
+
+    def delete_open_alert(self, key: str) -> None:
+        with self._db.session() as s:
+            row = s.get(OpenAlertRow, key)
+            if row is not None:
+                s.delete(row)
 
     # -- confirmations -------------------------------------------------------------------
 

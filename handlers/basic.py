@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import messages
+from handlers import messages
 from handlers.common import reply, services
 
 
@@ -27,24 +27,15 @@ async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def pause(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
-    if s.pause.paused:
-        await reply(update, context, "already_paused")
-        return
-    s.pause.set(True)
-    s.store.record_event("paused", f"paused by user {update.effective_user.id}",  # type: ignore[union-attr]
-                         severity="warning")
-    await reply(update, context, "paused")
+    user = update.effective_user.id if update.effective_user else None
+    changed = await services(context).ops.control.pause(user)
+    await reply(update, context, "paused" if changed else "already_paused")
 
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
-    if not s.pause.paused:
-        await reply(update, context, "not_paused")
-        return
-    s.pause.set(False)
-    s.store.record_event("resumed", f"resumed by user {update.effective_user.id}")  # type: ignore[union-attr]
-    await reply(update, context, "resumed")
+    user = update.effective_user.id if update.effective_user else None
+    changed = await services(context).ops.control.resume(user)
+    await reply(update, context, "resumed" if changed else "not_paused")
 
 
 async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -53,7 +44,7 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if len(args) != 1 or args[0].lower() not in messages.LANGUAGES:
         await reply(update, context, "usage", usage=s.text("lang_usage"))
         return
-    s.store.set_language(args[0].lower())
+    s.ops.control.set_language(args[0].lower())
     await reply(update, context, "lang_set")
 
 

@@ -12,7 +12,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import messages
+from handlers import messages
 from handlers import basic, buttons, close, gate, maintain, reports, tp
 
 COMMANDS = {

@@ -1,54 +1,84 @@
-"""What every handler shares: the services it works with and the user's language."""
+"""What every handler shares: the use cases, the user's language, and sending."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot import messages
-from bot.busy import BusyPositions
 from bot.config import AlertMode, Config
 from bot.domain import Instrument
-from bot.execution import Executor
-from bot.venues.base import Venue
+from bot.ops.ops import Ops
+from bot.ops.refusal import Contracts, Refusal, Usdt
 from db.repo import Store
-from jobs.scheduler import Jobs, PauseSwitch
+from handlers import messages
 
 log = logging.getLogger(__name__)
 
 SERVICES_KEY = "services"
 # Callback data prefixes of confirmation buttons: "<prefix>:<token>[:<choice>]".
 CONFIRM, CANCEL, SIDE, WATCH = "cf", "cx", "cs", "wa"
-VENUE_READ_TIMEOUT = 10.0  # seconds a report waits for one venue before saying it is down
+# Refusals told in a sentence of their own, not as "<reason>\nUsage: …".
+STANDALONE = {"position_busy", "venue_read_failed", "unknown_account"}
+POSITION_CHANGED = {"changed_gone", "changed_smaller", "changed_size"}
 
 
 @dataclass(slots=True)
 class Services:
+    """`store` is for the confirmations and the language, the front's own state; every
+    use case goes through `ops`."""
+
     config: Config
+    ops: Ops
     store: Store
-    venues: Mapping[str, Venue]
-    jobs: Jobs
-    pause: PauseSwitch
     clock: Callable[[], datetime]
-    executor: Executor
-    busy: BusyPositions
 
     def lang(self) -> str:
-        return self.store.language(self.config.language)
+        return self.ops.control.language()
 
     def text(self, key: str, **values: object) -> str:
         return messages.text(self.lang(), key, **values)
 
     def size(self, contracts: Decimal, inst: Instrument) -> str:
         return messages.size_text(self.lang(), contracts, inst)
+
+    def refusal(self, exc: Refusal, usage_key: str | None = None) -> str:
+        """A refusal in the user's language: standalone, as a changed position, or as
+        the reason with the command's usage."""
+        if exc.key in STANDALONE:
+            return self.text(exc.key, **self._values(exc, spaced_side=False))
+        if exc.key in POSITION_CHANGED:
+            return self.text("position_changed", reason=self.text(
+                exc.key, **self._values(exc, spaced_side=False)))
+        if usage_key is None:
+            return self.reason(exc)
+        return self.text("bad_argument", reason=self.reason(exc), usage=self.text(usage_key))
+
+    def reason(self, exc: Refusal) -> str:
+        """Only the reason, as another message embeds it."""
+        return self.text(f"bad_{exc.key}", **self._values(exc, spaced_side=True))
+
+    def _values(self, exc: Refusal, *, spaced_side: bool) -> dict[str, object]:
+        values: dict[str, object] = {}
+        for key, value in exc.values.items():
+            if isinstance(value, Contracts):
+                value = self.size(value.size, value.instrument)
+            elif isinstance(value, Usdt):
+                value = messages.fmt_usdt(value.amount)
+            elif isinstance(value, Decimal):
+                value = messages.fmt_plain(value)
+            elif key == "side" and spaced_side:  # optional in the reasons: " long" or nothing
+                value = f" {self.text(str(value))}" if value else ""
+            elif key == "side":
+                value = self.text(str(value))
+            values[key] = value
+        return values
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -75,6 +105,11 @@ def split_message(text: str, limit: int = 4000) -> list[str]:
     return parts
 
 
+async def reply_long(update: Update, text: str) -> None:
+    for part in split_message(text):
+        await update.effective_message.reply_text(part)  # type: ignore[union-attr]
+
+
 async def edit(message: object, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Edit a message the bot sent; editing to the same text is not an error."""
     if not isinstance(message, Message):
@@ -97,15 +132,6 @@ def confirm_markup(s: Services, token: str, confirm_key: str = "button_confirm"
 def token_of(markup: InlineKeyboardMarkup) -> str:
     """The confirmation token behind a keyboard's first button."""
     return str(markup.inline_keyboard[0][0].callback_data).split(":")[1]
-
-
-def reason(s: Services, exc: Any) -> str:
-    """A refusal (BadCommand, PlanError: a `key` and its values) in the user's language;
-    a position side among the values is translated too."""
-    values = dict(exc.values)
-    if "side" in values:  # optional in the text: " long", " 多" or nothing
-        values["side"] = f" {s.text(values['side'])}" if values["side"] else ""
-    return s.text(f"bad_{exc.key}", **values)
 
 
 async def send_alert(bot: Bot, config: Config, kind: str, text: str,

@@ -28,10 +28,7 @@ async def gatekeeper(update: object, context: ContextTypes.DEFAULT_TYPE) -> None
     user = update.effective_user
     if user is None or user.id not in s.config.telegram.allowed_user_ids:
         uid = user.id if user is not None else None
-        s.store.record_event("unauthorized", f"refused user {uid}: {_said(update)[:200]}",
-                             severity="warning", data={"user_id": uid,
-                                                       "username": user.username if user else None})
-        log.warning("unauthorized user_id=%s", uid)
+        await s.ops.control.refused(uid, user.username if user else None, _said(update))
         if update.callback_query is not None:
             await update.callback_query.answer(s.text("unauthorized"), show_alert=True)
         else:
@@ -43,8 +40,7 @@ async def gatekeeper(update: object, context: ContextTypes.DEFAULT_TYPE) -> None
     if message is not None and message.date is not None and max_age:
         age = (s.clock() - message.date).total_seconds()
         if age > max_age:
-            s.store.record_event("stale_update_dropped", f"not executed: {_said(update)[:200]}",
-                                 severity="warning", data={"age_seconds": int(age)})
+            await s.ops.control.dropped_stale(_said(update), int(age))
             await reply(update, context, "stale_update", text=_said(update), age=int(age))
             raise ApplicationHandlerStop
 
@@ -53,7 +49,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     log.error("handler_failed update=%s", update, exc_info=error)
     s = services(context)
-    s.store.record_event("handler_failed", f"{type(error).__name__}: {error}"[:500],
-                         severity="error")
+    if error is not None:
+        await s.ops.control.front_failed(error)
     if isinstance(update, Update) and update.effective_message is not None:
         await reply(update, context, "internal_error", kind=type(error).__name__)

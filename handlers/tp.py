@@ -4,41 +4,16 @@ a ladder after a confirmation."""
 
 from __future__ import annotations
 
-import asyncio
-
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.close_command import BadCommand, MaintainArgs, account_and_side, resolve_instrument
-from bot.config import AccountConfig, RuleMode
-from bot.domain import Position
-from bot.messages import fmt_pct, fmt_plain, fmt_usdt
-from bot.rules.take_profit import Skip, Tier, TierStatus, ladder_status
-from handlers.close import find_positions
-from handlers.common import (
-    VENUE_READ_TIMEOUT,
-    Services,
-    confirm_markup,
-    edit,
-    reason,
-    reply,
-    services,
-    split_message,
-)
-from jobs.profit_rules import fired_count, ladder_key
+from bot.ops.refusal import Refusal
+from bot.rules.take_profit import Skip, TierStatus
+from handlers.common import Services, confirm_markup, edit, reply, reply_long, services
+from handlers.messages import fmt_pct, fmt_plain, fmt_usdt
+from handlers.parse import account_and_side
 
-
-def ladder_of(s: Services, account: str, position: Position) -> list[Tier]:
-    return [Tier(t.profit_pct, t.close_pct)
-            for t in s.config.take_profit_ladder(account, position.side.value)]
-
-
-def tier_status(s: Services, account: AccountConfig, position: Position) -> TierStatus:
-    rule = ladder_key(account.rule_mode("take_profit"))
-    state = s.store.get_rule_state(account.name, position.symbol, position.side.value, rule)
-    return ladder_status(position, fired_count(state or None, position),
-                         ladder_of(s, account.name, position),
-                         s.config.rules.take_profit.min_margin)
+USAGE = "usage_tp"
 
 
 def status_text(s: Services, status: TierStatus) -> str:
@@ -63,71 +38,50 @@ async def tp_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await _ask_reset(update, context, args[1:])
         return
     if len(args) > 1:
-        await reply(update, context, "usage", usage=s.text("usage_tp"))
+        await reply(update, context, "usage", usage=s.text(USAGE))
         return
-    if args:
-        refusals = []
-        for venue in s.venues.values():
-            try:
-                resolve_instrument(args[0], await venue.instruments())
-                break
-            except BadCommand as exc:
-                refusals.append(exc)
-        else:  # no venue knows the symbol: say so, as /close does
-            await reply(update, context, "bad_argument", reason=reason(s, refusals[0]),
-                        usage=s.text("usage_tp"))
-            return
-    sections = await asyncio.gather(*(_section(s, a, args[0] if args else None)
-                                      for a in s.config.accounts))
-    text = "\n\n".join(x for x in sections if x) or s.text("tp_nothing")
-    for part in split_message(text):
-        await update.effective_message.reply_text(part)  # type: ignore[union-attr]
-
-
-async def _section(s: Services, account: AccountConfig, symbol: str | None) -> str:
-    venue = s.venues[account.name]
-    mode = account.rule_mode("take_profit")
     try:
-        positions = await asyncio.wait_for(venue.positions(), VENUE_READ_TIMEOUT)
-        if symbol is not None:
-            wanted = resolve_instrument(symbol, await venue.instruments()).symbol
-            positions = [p for p in positions if p.symbol == wanted]
-    except BadCommand:
-        return ""
-    except Exception as exc:  # a report names any failure; it never raises
-        return s.text("positions_error", account=account.name, venue=venue.venue,
-                      error=str(exc) or type(exc).__name__)
-    if not positions:
-        return ""
-    lines = [s.text("tp_title", account=account.name, mode=s.text(f"mode_{mode.value}"))]
-    for p in sorted(positions, key=lambda p: (p.symbol, p.side.value)):
-        status = tier_status(s, account, p)
-        tiers = " · ".join(
-            ("✅ " if i < status.fired else "▫️ ")
-            + f"{fmt_plain(t.profit_pct)}%→{fmt_plain(t.close_pct)}%"
-            for i, t in enumerate(status.ladder))
-        lines.append(s.text("tp_line", symbol=p.symbol, side=s.text(p.side.value),
-                            rate=fmt_pct(p.profit_rate), margin=fmt_usdt(p.margin),
-                            tiers=tiers, status=status_text(s, status)))
-    return "\n".join(lines)
+        if args:  # no venue knows the symbol: say so, as /close does
+            await s.ops.positions.known_symbol(args[0])
+        accounts = await s.ops.take_profit.ladders(args[0] if args else None)
+    except Refusal as exc:
+        await update.effective_message.reply_text(s.refusal(exc, USAGE))  # type: ignore[union-attr]
+        return
+    sections = []
+    for a in accounts:
+        if a.error is not None:
+            sections.append(s.text("positions_error", account=a.account, venue=a.venue,
+                                   error=a.error))
+            continue
+        lines = [s.text("tp_title", account=a.account, mode=s.text(f"mode_{a.mode.value}"))]
+        for status in a.positions:
+            p = status.position
+            tiers = " · ".join(
+                ("✅ " if i < status.fired else "▫️ ")
+                + f"{fmt_plain(t.profit_pct)}%→{fmt_plain(t.close_pct)}%"
+                for i, t in enumerate(status.ladder))
+            lines.append(s.text("tp_line", symbol=p.symbol, side=s.text(p.side.value),
+                                rate=fmt_pct(p.profit_rate), margin=fmt_usdt(p.margin),
+                                tiers=tiers, status=status_text(s, status)))
+        sections.append("\n".join(lines))
+    await reply_long(update, "\n\n".join(sections) or s.text("tp_nothing"))
 
 
 async def _ask_reset(update: Update, context: ContextTypes.DEFAULT_TYPE,
                      args: list[str]) -> None:
     """`/tp reset SYMBOL long|short [account]`: the same position lookup as /close."""
     s = services(context)
-    usage = s.text("usage_tp")
     if len(args) not in (2, 3) or args[1].lower() not in ("long", "short"):
-        await reply(update, context, "usage", usage=usage)
-        return
-    try:
-        account, side = account_and_side(args[1:], list(s.venues))
-        [position] = await find_positions(s, MaintainArgs(args[0], account, side))
-    except BadCommand as exc:
-        await reply(update, context, "bad_argument", usage=usage, reason=reason(s, exc))
+        await reply(update, context, "usage", usage=s.text(USAGE))
         return
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
+    try:
+        account, side = account_and_side(args[1:], [a.name for a in s.config.accounts])
+        [position] = await s.ops.positions.find(args[0], account, side)
+    except Refusal as exc:
+        await message.reply_text(s.refusal(exc, USAGE))
+        return
     token = s.store.create_confirmation(
         user.id, message.chat_id, "tp_reset",
         {"account": position.account, "symbol": position.symbol, "side": position.side.value},
@@ -140,9 +94,6 @@ async def _ask_reset(update: Update, context: ContextTypes.DEFAULT_TYPE,
 
 async def reset_confirmed(s: Services, message: object, user_id: int, payload: dict) -> None:
     account, symbol, side = payload["account"], payload["symbol"], payload["side"]
-    for mode in (RuleMode.ON, RuleMode.OBSERVE):
-        s.store.delete_rule_state(account, symbol, side, ladder_key(mode))
-    s.store.record_event("tp_reset", f"ladder reset by user {user_id}", account=account,
-                         symbol=symbol, side=side)
+    await s.ops.take_profit.reset((account, symbol, side), user_id)
     await edit(message, s.text("tp_reset_done", symbol=symbol, side=s.text(side),
                                account=account))

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from telegram.ext import ContextTypes, JobQueue
+
+from bot.ops.context import PauseSwitch
+from bot.ops.status import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -22,42 +24,13 @@ JobFunc = Callable[[], Awaitable[None]]
 FIRST_RUN_DELAY = 0.2  # seconds after start for jobs that should run at once
 
 
-class PauseSwitch:
-    """The global pause: in memory for the jobs' hot path, persisted by `save`."""
-
-    def __init__(self, paused: bool, save: Callable[[bool], None]) -> None:
-        self._paused = paused
-        self._save = save
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    def set(self, paused: bool) -> None:
-        self._save(paused)
-        self._paused = paused
-
-
-@dataclass(slots=True)
-class JobStatus:
-    name: str
-    interval_seconds: float
-    pausable: bool
-    last_run: datetime | None = None
-    last_duration: float | None = None
-    last_error: str | None = None
-    running: bool = False
-    runs: int = 0
-    next_run: datetime | None = None
-    paused: bool = False
-
-
 class Jobs:
-    def __init__(self, job_queue: JobQueue, pause: PauseSwitch,  # type: ignore[type-arg]
-                 on_error: Callable[[str, BaseException], None] | None = None) -> None:
+    def __init__(self, job_queue: JobQueue, pause: PauseSwitch) -> None:  # type: ignore[type-arg]
         self._queue = job_queue
         self._pause = pause
-        self._on_error = on_error
+        # How each run ended, for the alerts (one per failure, one when it clears).
+        self.on_error: Callable[[str, BaseException], Awaitable[None]] | None = None
+        self.on_success: Callable[[str], Awaitable[None]] | None = None
         self._jobs: dict[str, tuple[JobFunc, JobStatus]] = {}
         self._first: dict[str, float | None] = {}
 
@@ -108,11 +81,13 @@ class Jobs:
         try:
             await func()
             status.last_error = None
+            if self.on_success is not None:
+                await self.on_success(name)
         except Exception as exc:  # a failing run must not kill the schedule
             status.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("job_failed name=%s", name)
-            if self._on_error is not None:
-                self._on_error(name, exc)
+            if self.on_error is not None:
+                await self.on_error(name, exc)
         finally:
             status.running = False
             status.runs += 1

@@ -63,13 +63,19 @@ async def running(config: Config, *, user_id: int | None = USER,
                   ) -> AsyncIterator[tuple[BotApp, LocalChat | None]]:
     """(app, chat): the bot serving in a task until the block ends, talking to `user_id`
     through a LocalChat (None: no LocalChat, the Bot API of the config's telegram
-    section). `prepare(app)` runs before it starts, e.g. to seed its exchange."""
+    section). `prepare(app)` runs before it starts, e.g. to seed its exchange. The block
+    starts once the bot serves."""
     app, chat = _new_bot(config, user_id, clock)
     if prepare is not None:
         prepare(app)
     stop = asyncio.Event()
     task = asyncio.create_task(app.serve(stop))
     try:
+        # Serving, and the start notice sent: what a test asks next gets only its answer.
+        ready = asyncio.create_task(app.ready.wait())
+        await asyncio.wait({ready, task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # a start that failed fails the test with its own error
         yield app, chat
     finally:
         stop.set()

@@ -122,7 +122,7 @@ async def test_commands_over_http_against_a_fake_bot_api(tmp_path):
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_message_tables_have_the_same_keys(lang):
-    from bot import messages
+    from handlers import messages
 
     assert set(messages.TEXTS[lang]) == set(messages.TEXTS["en"])
     assert set(messages.COMMANDS[lang]) == set(messages.COMMANDS["en"])

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from bot.domain import OrderRequest, OrderSide, OrderState, OrderType, Side
-from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt
+from handlers.messages import fmt_fee, fmt_plain, fmt_signed_usdt
 from tests.botkit import FAST_FOLLOW, PAPER_STILL, USER, make_config, running
 
 OTHER = 1002

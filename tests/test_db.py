@@ -32,7 +32,7 @@ from db.types import DecimalText, UTCDateTime
 APT = "APT-USDT-SWAP"
 BTC = "BTC-USDT-SWAP"
 TABLES = {"orders", "fills", "actions", "action_steps", "rule_state", "events",
-          "confirmations", "settings"}
+          "confirmations", "settings", "open_alerts"}
 
 
 class Clock:
@@ -90,7 +90,7 @@ def make_fill(trade_id: str, symbol: str = APT, client_id: str = "c1") -> Fill:
 def test_migration_creates_every_table(database: Database) -> None:
     names = set(inspect(database.engine).get_table_names())
     assert names == TABLES | {"alembic_version"}
-    assert database.current_revision() == "0001"
+    assert database.current_revision() == "0002"
 
 
 def test_migrated_schema_equals_the_models(database: Database) -> None:
@@ -113,7 +113,7 @@ def test_schema_comparison_would_catch_drift(database: Database) -> None:
 def test_migrate_twice_is_a_no_op(database: Database, store: Store) -> None:
     store.set_setting("language", "en")
     database.migrate()
-    assert database.current_revision() == "0001"
+    assert database.current_revision() == "0002"
     assert store.language() == "en"
 
 
@@ -135,7 +135,7 @@ def test_migrate_works_from_any_directory(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     db = Database("sqlite://")
     db.migrate()
-    assert db.current_revision() == "0001"
+    assert db.current_revision() == "0002"
     db.dispose()
 
 

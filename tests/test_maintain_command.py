@@ -10,9 +10,9 @@ from decimal import Decimal as D
 import pytest
 
 from bot.domain import OrderSide, Side
-from bot.messages import fmt_fee, fmt_signed_usdt
 from bot.venues.okx_codes import okx_error
 from bot.venues.paper.demo import new_exchange
+from handlers.messages import fmt_fee, fmt_signed_usdt
 from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
 from tests.fakes.okx_accounts import CREDENTIALS, KEYS
 from tests.fakes.okx_server import FakeOkxServer
@@ -223,7 +223,6 @@ async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(t
     partial with the step open. After a restart the order is found, and a retry only
     sends step 3: one open of 600, not two."""
     from bot.venues.base import VenueUnavailable
-    from handlers.maintain import run_action
 
     async with bot(tmp_path) as (app, chat, exchange):
         exchange.set_mark(APT, D("5"))
@@ -252,9 +251,8 @@ async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(t
                 break
             await asyncio.sleep(0.02)
         action = app.store.recent_actions(1)[0]
-        result = await run_action(app.application.bot_data["services"], app.application.bot,
-                                  action.id, action.plan, None, None)  # the [Retry]
-        assert result.done
+        report = await app.ops.maintenance.run(action.id)  # what [Retry] runs
+        assert report.result.done
         assert orders(exchange) == [("sub1", OrderSide.SELL, Side.LONG, D(60), True),
                                     ("sub1", OrderSide.BUY, Side.LONG, D(600), False),
                                     ("sub1", OrderSide.SELL, Side.LONG, D(552), True)]
@@ -289,14 +287,10 @@ async def test_a_position_under_maintenance_is_left_alone_by_the_rules(tmp_path)
         from bot.config import RuleMode
 
         app.config.account("sub1").rules.take_profit = RuleMode.ON
-        from jobs.profit_rules import ProfitRules
-
-        rules = ProfitRules(app.config, app.config.account("sub1"), app.venues["sub1"],
-                            app.store, app.executor, app.notify, app.clock, app.busy)
         with app.busy.hold(("sub1", APT, "long")):
-            await rules.run()
+            await app.ops.take_profit.run("sub1")
         assert orders(exchange) == []
-        await rules.run()
+        await app.ops.take_profit.run("sub1")
         assert orders(exchange) == [("sub1", OrderSide.SELL, Side.LONG, D(18), True)]
 
 

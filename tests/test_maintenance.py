@@ -8,7 +8,7 @@ import pytest
 
 from bot.domain import Instrument, OrderSide, OrderState, Position, Side
 from bot.execution import Executor, FollowSettings
-from bot.maintenance import MaintenanceRunner
+from bot.maintenance import MaintenancePlan, MaintenanceRunner
 from bot.rules.maintenance import LadderTier, plan_normal, plan_super, precheck, super_tier
 from bot.venues.paper import PaperVenue
 from bot.venues.paper.demo import new_exchange
@@ -67,10 +67,8 @@ def runner(store, exchange, account):
 
 def plan_payload(plan, account):
     p = plan.position
-    return {"kind": plan.kind.value, "account": account, "symbol": p.symbol,
-            "side": p.side.value, "old_size": str(p.size), "open_size": str(plan.open_size),
-            "keep_share_pct": "8", "price": str(plan.price), "leverage": str(p.leverage),
-            "target": str(plan.target) if plan.target else None}
+    return MaintenancePlan(plan.kind, account, p.symbol, p.side, p.size, plan.open_size,
+                           D(8), plan.price, p.leverage, plan.amount, plan.target)
 
 
 async def test_maintenance_closes_first_when_the_balance_only_covers_it_then(store, exchange):

@@ -8,7 +8,7 @@ import contextlib
 from decimal import Decimal as D
 
 from bot.domain import OrderSide, OrderState, Side
-from bot.messages import fmt_fee, fmt_plain, fmt_signed_usdt
+from handlers.messages import fmt_fee, fmt_plain, fmt_signed_usdt
 from tests.botkit import FAST_FOLLOW, USER, make_config, running
 from tests.fakes.okx_accounts import APT, CREDENTIALS, KEYS, credentials_of, seeded_exchange
 from tests.fakes.okx_server import FakeOkxServer

@@ -175,3 +175,11 @@ class Venue(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+async def held_position(venue: Venue, symbol: str, side: Side | str) -> Position | None:
+    """The account's position on one instrument and side, read fresh; None if not held.
+    The one way every op and the maintenance runner look a single position up."""
+    wanted = Side(side)
+    return next((p for p in await venue.positions()
+                 if p.symbol == symbol and p.side is wanted), None)

@@ -1,0 +1,65 @@
+"""What every use case works with, built once by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.busy import BusyPositions
+from bot.config import Config
+from bot.execution import Executor
+from bot.ops.events import Event, EventBus
+from bot.ops.open_alerts import OpenAlerts
+from bot.ops.refusal import Refusal
+from bot.venues.base import Venue
+from db.repo import Store
+
+VENUE_READ_TIMEOUT = 10.0  # seconds a report waits for one venue before saying it is down
+
+
+class PauseSwitch:
+    """The global pause: in memory for the jobs' hot path, persisted by `save`."""
+
+    def __init__(self, paused: bool, save: Callable[[bool], None]) -> None:
+        self._paused = paused
+        self._save = save
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set(self, paused: bool) -> None:
+        self._save(paused)
+        self._paused = paused
+
+
+@dataclass(slots=True)
+class Context:
+    config: Config
+    store: Store
+    venues: Mapping[str, Venue]
+    executor: Executor
+    busy: BusyPositions
+    clock: Callable[[], datetime]
+    events: EventBus
+    alerts: OpenAlerts
+    pause: PauseSwitch
+
+    @classmethod
+    def build(cls, config: Config, store: Store, venues: Mapping[str, Venue],
+              executor: Executor, clock: Callable[[], datetime]) -> Context:
+        """A context with its own event bus, busy set, alert memory and pause switch
+        (the pause as the database has it)."""
+        return cls(config, store, venues, executor, BusyPositions(), clock, EventBus(store),
+                   OpenAlerts(store, clock), PauseSwitch(store.is_paused(), store.set_paused))
+
+    def venue(self, account: str) -> Venue:
+        try:
+            return self.venues[account]
+        except KeyError:
+            raise Refusal("unknown_account", name=account[:40],
+                          names=", ".join(self.venues)) from None
+
+    async def publish(self, event: Event) -> None:
+        await self.events.publish(event)

@@ -1,0 +1,190 @@
+"""Maintenance of anchor positions (SPEC §5): the plan a user confirms, and the journaled
+three-step action, whoever starts it — a command, a [Retry], the watcher, a restart.
+
+Everything a front shows of a running maintenance comes as events: progress after each
+step, and the final report (done, or which step failed and what is held now)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from bot.busy import PositionBusy
+from bot.domain import Instrument, Position
+from bot.maintenance import CLOSE_OLD, MaintenancePlan, MaintenanceResult, MaintenanceRunner
+from bot.ops.context import Context
+from bot.ops.events import MaintenanceBusy, MaintenanceFinished, MaintenanceProgress
+from bot.ops.refusal import Contracts, Refusal, Usdt
+from bot.ops.take_profit import forget_ladders
+from bot.rules.maintenance import (
+    Kind,
+    LadderTier,
+    Plan,
+    PlanError,
+    plan_normal,
+    plan_super,
+    precheck,
+    super_tier,
+)
+from bot.sizing import HUNDRED, notional
+from bot.venues.base import VenueError, held_position
+
+__all__ = ["Maintenance", "MaintenancePlan", "MaintenanceReport", "PlannedMaintenance"]
+
+COUNT_RULE = "maintenance"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMaintenance:
+    """A plan to confirm: what will be sent, and the estimates to show with it."""
+
+    plan: MaintenancePlan
+    estimate: Plan  # the rule's plan at the current mark: margin, fees, kept
+    position: Position
+    past_ladder: bool  # the count is past the super ladder: needs an explicit confirm
+    free_after_close: Decimal
+    fees: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceReport:
+    """What a maintenance did so far: each step's orders and fills, the totals."""
+
+    plan: MaintenancePlan
+    result: MaintenanceResult
+    instrument: Instrument
+    left: Decimal  # contracts held now
+    count: int  # maintenances done, this one included once it succeeded
+    running: bool
+
+    @property
+    def fee_rate_pct(self) -> Decimal:
+        """Fees over the notional traded by all three steps, in percent."""
+        traded = sum((notional(r.filled, r.average_price or Decimal(0), self.instrument)
+                      for r in self.result.steps.values() if r.outcomes), Decimal(0))
+        return self.result.fees / traded * HUNDRED if traded else Decimal(0)
+
+
+class Maintenance:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def count(self, key: tuple[str, str, str]) -> int:
+        return int(self.ctx.store.get_rule_state(*key, COUNT_RULE).get("count", 0))
+
+    async def plan(self, kind: Kind, position: Position, amount: Decimal | None = None,
+                   target: Decimal | None = None) -> PlannedMaintenance:
+        """The plan at the current mark, with the count's ladder tier; refused when the
+        balance would not cover step 2 once the old position is closed."""
+        try:
+            return await self._plan(kind, position, amount, target)
+        except PlanError as exc:
+            raise Refusal(exc.key, **exc.values) from None
+        except VenueError as exc:
+            raise Refusal("venue_read_failed", error=str(exc)) from None
+
+    async def _plan(self, kind: Kind, position: Position, amount: Decimal | None,
+                    target: Decimal | None) -> PlannedMaintenance:
+        settings = self.ctx.config.rules.maintenance
+        venue = self.ctx.venue(position.account)
+        count = self.count((position.account, position.symbol, position.side.value))
+        price = await venue.mark_price(position.symbol)
+        past_ladder = False
+        if kind is Kind.NORMAL:
+            plan = plan_normal(position, price, settings.multiplier, settings.keep_share_pct)
+        else:
+            ladder = [LadderTier(t.amount, t.target) for t in settings.super_ladder]
+            tier = super_tier(count, ladder)
+            past_ladder = tier is None and amount is None
+            tier = tier or ladder[-1]
+            amount, target = amount or tier.amount, target or tier.target
+            if target >= amount:
+                raise Refusal("target_not_below", target=target, amount=amount)
+            plan = plan_super(position, price, amount, target)
+        balance = await venue.balance()
+        shortfall = precheck(plan, balance.free, settings.taker_fee_pct)
+        if shortfall is not None:
+            raise Refusal("balance_short", free=Usdt(shortfall.free_after_close),
+                          needed=Usdt(shortfall.needed))
+        journal = MaintenancePlan(kind, position.account, position.symbol, position.side,
+                                  position.size, plan.open_size, settings.keep_share_pct, price,
+                                  position.leverage, plan.amount, plan.target, count)
+        return PlannedMaintenance(journal, plan, position, past_ladder,
+                                  balance.free + position.margin + position.unrealized_pnl,
+                                  plan.fees(settings.taker_fee_pct))
+
+    async def start(self, plan: MaintenancePlan, *, origin: str,
+                    requested_by: int | None = None, chat_id: int | None = None,
+                    message_id: int | None = None) -> int:
+        """Journal a confirmed plan as an action, after reading the position again: one
+        that changed since the plan was made is refused, and nothing is sent."""
+        held = await held_position(self.ctx.venue(plan.account), plan.symbol, plan.side)
+        if held is None:
+            raise Refusal("changed_gone", symbol=plan.symbol, side=plan.side.value,
+                          account=plan.account)
+        if held.size != plan.old_size:
+            raise Refusal("changed_size", size=Contracts(held.size, held.instrument))
+        action = self.ctx.store.create_action(plan.kind.value, plan.account, plan.symbol,
+                                              plan.side.value, origin, plan.to_json(),
+                                              requested_by=requested_by, chat_id=chat_id)
+        if message_id is not None:
+            self.ctx.store.update_action(action, message_id=message_id)
+        return action
+
+    async def retry(self, action_id: int, chat_id: int, message_id: int
+                    ) -> MaintenanceReport | None:
+        """[Retry]: resume the action from its journal, reporting in the message the
+        button was pressed in."""
+        self.ctx.store.update_action(action_id, chat_id=chat_id, message_id=message_id)
+        return await self.run(action_id)
+
+    async def run(self, action_id: int) -> MaintenanceReport | None:
+        """Run or resume a journaled maintenance until all three steps filled or one could
+        not; None when the action is unknown or another action holds the position."""
+        ctx = self.ctx
+        record = ctx.store.action_with_steps(action_id)
+        if record is None:
+            return None
+        plan = MaintenancePlan.from_json(record.plan)
+        shown = {"plan": plan, "action": action_id, "chat_id": record.chat_id,
+                 "message_id": record.message_id}
+        try:
+            with ctx.busy.hold(plan.key):
+                report = await self._run(action_id, plan, shown)
+        except PositionBusy:
+            ctx.store.update_action(action_id, state="failed", error="position busy")
+            await ctx.publish(MaintenanceBusy(**shown))
+            return None
+        await ctx.publish(MaintenanceFinished(report=report, **shown))
+        return report
+
+    async def _run(self, action_id: int, plan: MaintenancePlan,
+                   shown: dict) -> MaintenanceReport:
+        ctx = self.ctx
+        close = ctx.config.rules.close
+        runner = MaintenanceRunner(ctx.executor, ctx.store, ctx.venue(plan.account),
+                                   close.slippage_pct, float(close.follow_timeout_seconds))
+        ctx.store.update_action(action_id, state="running")
+
+        async def progress(result: MaintenanceResult) -> None:
+            await ctx.publish(MaintenanceProgress(
+                report=await self.report(plan, result, running=True), **shown))
+
+        result = await runner.run(action_id, plan, progress)
+        if result.done:
+            count = self.count(plan.key) + 1
+            ctx.store.put_rule_state(*plan.key, COUNT_RULE, {"count": count})
+            forget_ladders(ctx, plan.key)  # the new position's fresh ladder
+            ctx.store.update_action(action_id, state="done", result={"count": count})
+        else:
+            ctx.store.update_action(action_id, state="partial" if result.steps[CLOSE_OLD].filled
+                                    else "failed", error=result.error)
+        return await self.report(plan, result, running=False)
+
+    async def report(self, plan: MaintenancePlan, result: MaintenanceResult, *,
+                     running: bool) -> MaintenanceReport:
+        venue = self.ctx.venue(plan.account)
+        held = await held_position(venue, plan.symbol, plan.side)
+        return MaintenanceReport(plan, result, await venue.instrument(plan.symbol),
+                                 held.size if held else Decimal(0), self.count(plan.key),
+                                 running)

@@ -1,0 +1,45 @@
+"""Alerts that never storm: what the user was told and still holds, kept in the database.
+
+A rule whose close keeps failing for the same reason, a job failing every run, an
+observe-mode decision that stays the same: each is told once, when it starts (or changes
+reason), and once more when it clears. The memory survives a restart, so a restart does
+not tell it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from db.records import OpenAlert
+from db.repo import Store
+
+
+class OpenAlerts:
+    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+        self._store = store
+        self._clock = clock
+        self._open = {a.key: a for a in store.open_alerts()}  # a mirror: runs read it often
+
+    def raise_(self, key: str, signature: str) -> bool:
+        """Seen this run. True when the user should be told: new, or a different reason."""
+        now = self._clock()
+        known = self._open.get(key)
+        if known is not None and known.signature == signature:
+            alert = OpenAlert(key, signature, known.first_at, now, known.count + 1)
+            tell = False
+        else:
+            alert, tell = OpenAlert(key, signature, now, now, 1), True
+        self._store.put_open_alert(alert)
+        self._open[key] = alert
+        return tell
+
+    def clear(self, key: str) -> OpenAlert | None:
+        """It holds no more; returns what was open (to say it is resolved), if anything."""
+        alert = self._open.pop(key, None)
+        if alert is not None:
+            self._store.delete_open_alert(key)
+        return alert
+
+    def keys(self, prefix: str) -> list[str]:
+        return [k for k in self._open if k.startswith(prefix)]

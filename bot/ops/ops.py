@@ -1,0 +1,29 @@
+"""All the use cases together, as the composition root builds them for the fronts."""
+
+from __future__ import annotations
+
+from bot.ops.close import Closing
+from bot.ops.context import Context
+from bot.ops.control import Control
+from bot.ops.maintenance import Maintenance
+from bot.ops.position_log import PositionLog
+from bot.ops.positions import Positions
+from bot.ops.recovery import Recovery
+from bot.ops.status import JobBoard, Status
+from bot.ops.take_profit import TakeProfit
+from bot.ops.watcher import Watcher
+
+
+class Ops:
+    def __init__(self, ctx: Context, jobs: JobBoard) -> None:
+        self.ctx = ctx
+        self.control = Control(ctx)
+        self.positions = Positions(ctx)
+        self.closing = Closing(ctx)
+        self.take_profit = TakeProfit(ctx, self.closing)
+        self.maintenance = Maintenance(ctx)
+        self.watcher = Watcher(ctx, self.maintenance)
+        self.position_log = PositionLog(ctx)
+        self.status = Status(ctx, jobs)
+        self.recovery = Recovery(ctx, self.maintenance)
+

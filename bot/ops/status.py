@@ -1,0 +1,139 @@
+"""How the bot stands: the snapshot `/status` (and a status page) shows, the jobs' health
+with one alert per failure and one when it clears, and the start and stop notices."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from bot.domain import Balance
+from bot.ops.context import VENUE_READ_TIMEOUT, Context
+from bot.ops.events import BotStarted, BotStopped, JobFailed, ProblemResolved
+
+
+@dataclass(slots=True)
+class JobStatus:
+    name: str
+    interval_seconds: float
+    pausable: bool
+    last_run: datetime | None = None
+    last_duration: float | None = None
+    last_error: str | None = None
+    running: bool = False
+    runs: int = 0
+    next_run: datetime | None = None
+    paused: bool = False
+
+
+class JobBoard(Protocol):
+    """Whatever schedules the jobs (the `jobs/` front) reports them through this."""
+
+    def statuses(self) -> list[JobStatus]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VenueHealth:
+    account: str
+    venue: str
+    balance: Balance | None  # None: not reachable
+    error: str | None = None
+    timed_out: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSnapshot:
+    paused: bool
+    venues: list[VenueHealth]
+    jobs: list[JobStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    name: str
+    venue: str
+    role: str
+    modes: dict[str, str]  # rule -> on | observe | off; watcher -> off | ask | auto
+
+
+@dataclass(frozen=True, slots=True)
+class StartSummary:
+    """What runs, as seed 004's start-up log said it: accounts, modes, ladders, intervals."""
+
+    demo: bool
+    accounts: list[AccountSummary]
+    ladders: dict[str, list[tuple[Decimal, Decimal]]]  # side -> (profit %, close %)
+    intervals: dict[str, int]  # job kind -> seconds
+    paused: bool
+    overrides: list[str] = field(default_factory=list)  # accounts with their own ladder
+
+    def line(self) -> str:
+        accounts = ", ".join(f"{a.name}({a.venue},{a.role}: " + " ".join(
+            f"{k}={v}" for k, v in a.modes.items()) + ")" for a in self.accounts)
+        return f"demo={self.demo} paused={self.paused} accounts={accounts}"
+
+
+# The rules that have a job today; correction and grid join when they are built.
+RUNNING_RULES = ("take_profit", "hedge")
+
+
+def _job_key(name: str) -> str:
+    return f"job|{name}"
+
+
+class Status:
+    def __init__(self, ctx: Context, board: JobBoard) -> None:
+        self.ctx = ctx
+        self.board = board
+
+    async def snapshot(self) -> StatusSnapshot:
+        healths = await asyncio.gather(*(self._health(n) for n in self.ctx.venues))
+        return StatusSnapshot(self.ctx.pause.paused, list(healths), self.board.statuses())
+
+    async def _health(self, name: str) -> VenueHealth:
+        venue = self.ctx.venue(name)
+        try:
+            balance = await asyncio.wait_for(venue.balance(), VENUE_READ_TIMEOUT)
+        except TimeoutError:
+            return VenueHealth(name, venue.venue, None, timed_out=True)
+        except Exception as exc:  # a report names any failure; it never raises
+            return VenueHealth(name, venue.venue, None, str(exc) or type(exc).__name__)
+        return VenueHealth(name, venue.venue, balance)
+
+    async def job_failed(self, job: str, exc: BaseException) -> None:
+        """Recorded every run; alerted once per problem, not once per run."""
+        problem = f"{type(exc).__name__}: {exc}"[:500]
+        tell = self.ctx.alerts.raise_(_job_key(job), problem)
+        await self.ctx.publish(JobFailed(job=job, problem=problem, repeat=not tell))
+
+    async def job_ran(self, job: str) -> None:
+        cleared = self.ctx.alerts.clear(_job_key(job))
+        if cleared is not None:
+            await self.ctx.publish(ProblemResolved(
+                kind="system", job=job, problem=cleared.signature,
+                since=cleared.first_at, count=cleared.count))
+
+    def summary(self) -> StartSummary:
+        config = self.ctx.config
+        rules = config.rules
+        accounts = [AccountSummary(a.name, a.venue, a.role, {
+            **{rule: a.rule_mode(rule).value  # type: ignore[arg-type]
+               for rule in RUNNING_RULES},
+            "watcher": a.rules.watcher.value}) for a in config.accounts]
+        ladders = {side: [(t.profit_pct, t.close_pct) for t in getattr(rules.take_profit, side)]
+                   for side in ("long", "short")}
+        return StartSummary(
+            demo=config.is_demo, accounts=accounts, ladders=ladders,
+            intervals={"take_profit": rules.take_profit.interval_seconds,
+                       "watcher": rules.maintenance.watcher.interval_seconds},
+            paused=self.ctx.pause.paused,
+            overrides=[a.name for a in config.accounts if a.take_profit is not None])
+
+    async def started(self) -> None:
+        await self.ctx.publish(BotStarted(summary=self.summary()))
+
+    async def stopped(self) -> None:
+        await self.ctx.publish(BotStopped())
+

@@ -1,0 +1,23 @@
+"""The rule loops: for each account, one job per use case, each run calling one op."""
+
+from __future__ import annotations
+
+from bot.config import Config, RuleMode, WatcherMode
+from bot.ops.ops import Ops
+from jobs.scheduler import Jobs
+
+POSITION_LOG_SECONDS = 30
+
+
+def schedule_loops(jobs: Jobs, config: Config, ops: Ops) -> None:
+    rules = config.rules
+    for account in config.accounts:
+        name = account.name
+        jobs.add(f"position_log:{name}", POSITION_LOG_SECONDS,
+                 lambda n=name: ops.position_log.run(n))
+        if {account.rule_mode("take_profit"), account.rule_mode("hedge")} != {RuleMode.OFF}:
+            jobs.add(f"take_profit:{name}", rules.take_profit.interval_seconds,
+                     lambda n=name: ops.take_profit.run(n))
+        if account.rules.watcher is not WatcherMode.OFF:
+            jobs.add(f"watcher:{name}", rules.maintenance.watcher.interval_seconds,
+                     lambda n=name: ops.watcher.run(n))
