@@ -12,8 +12,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import messages
-from handlers import basic, buttons, close, gate, maintain, reports, tp
+from handlers import basic, buttons, close, gate, maintain, messages, reports, tp
 
 COMMANDS = {
     "start": basic.start,

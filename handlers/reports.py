@@ -67,7 +67,7 @@ async def positions(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     sections = []
     for a in accounts:
-        if a.error is not None:
+        if a.unreadable:
             sections.append(s.text("positions_error", account=a.account, venue=a.venue,
                                    error=_error_text(s, a.error, a.timed_out)))
             continue

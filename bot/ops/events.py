@@ -535,10 +535,10 @@ class EventBus:
                                     symbol=event.symbol, side=event.side,
                                     severity=event.severity, data=event.data(),
                                     action_id=event.action_id)
-            where = " ".join(x for x in (event.account, event.symbol, event.side) if x)
-            log.log(_LEVELS[Severity(event.severity)], "%s %s%s%s", event.name, where,
-                    " " if where else "", event.message()[:500] + (" (repeat)" if event.repeat
-                                                                    else ""))
+            line = " ".join(x for x in (event.account, event.symbol, event.side,
+                                        event.message()[:500]) if x)
+            log.log(_LEVELS[Severity(event.severity)], "%s %s%s", event.name, line,
+                    " (repeat)" if event.repeat else "")
         if event.repeat:
             return
         for deliver in self.subscribers:

@@ -29,6 +29,10 @@ class AccountPositions:
     error: str | None = None  # the read failed: why
     timed_out: bool = False  # no answer within VENUE_READ_TIMEOUT
 
+    @property
+    def unreadable(self) -> bool:
+        return self.error is not None or self.timed_out
+
 
 class Positions:
     def __init__(self, ctx: Context) -> None:
@@ -90,7 +94,7 @@ class Positions:
         try:
             held = await asyncio.wait_for(venue.positions(), VENUE_READ_TIMEOUT)
         except TimeoutError:
-            return AccountPositions(name, venue.venue, [], "", timed_out=True)
+            return AccountPositions(name, venue.venue, [], timed_out=True)
         except Exception as exc:  # an overview names any failure; it never raises
             return AccountPositions(name, venue.venue, [], str(exc) or type(exc).__name__)
         ordered = sorted(held, key=lambda p: (p.symbol, p.side.value))
