@@ -154,10 +154,16 @@ class BotApp:
                     stdout: TextIO | None = None) -> None:
         """Run until `stop` is set, or, in the console chat, until the input ends."""
         app = self.application
+        # The console shows the start notice and the stop line too, not only the chat.
+        console = ConsoleChat(self.chat, stdin, stdout) if (
+            self.chat is not None and stop is None) else None
         async with app:
             await app.bot.set_my_commands(commands.bot_commands(self.config.language))
             self.ops.recovery.take_stock()
             await app.start()
+            if console is not None:
+                console.attach()
+            await self.ops.status.started()
             self.jobs.start()
             assert app.updater is not None
             await app.updater.start_polling(
@@ -166,17 +172,18 @@ class BotApp:
             # Taken before any new command could journal a step of its own; followed in
             # the background, since a resumed order may take as long as the order.
             app.create_task(self.ops.recovery.run(), name="reconcile")
-            await self.ops.status.started()
             self.ready.set()
             try:
                 if stop is not None:
                     await stop.wait()
-                elif self.chat is not None:
-                    await ConsoleChat(self.chat, stdin, stdout).run()
+                elif console is not None:
+                    await console.run()
                 else:
                     await _until_signalled()
             finally:
                 await self.ops.status.stopped()
+                if console is not None:
+                    console.detach()
                 await app.updater.stop()
                 await app.stop()
                 await self.close()

@@ -31,9 +31,19 @@ class ConsoleChat:
             self._fd = self.stdin.fileno()  # StringIO raises io.UnsupportedOperation (OSError)
         self._pending = b""
 
+    def attach(self) -> None:
+        """Print what the bot shows from now on (`run` does it for its own span)."""
+        if self.show not in self.chat.listeners:
+            self.chat.listeners.append(self.show)
+
+    def detach(self) -> None:
+        if self.show in self.chat.listeners:
+            self.chat.listeners.remove(self.show)
+
     async def run(self) -> None:
         """Read and handle lines until EOF, each one only after the previous one settled."""
-        self.chat.listeners.append(self.show)
+        attached = self.show not in self.chat.listeners
+        self.attach()
         try:
             while True:
                 if self._tty:
@@ -43,7 +53,8 @@ class ConsoleChat:
                     break
                 await self.handle_line(line)
         finally:
-            self.chat.listeners.remove(self.show)
+            if attached:
+                self.detach()
             self.done.set()
 
     async def handle_line(self, line: str) -> None:

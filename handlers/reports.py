@@ -30,7 +30,7 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     snapshot = await s.ops.status.snapshot()
     lines = [s.text("status_title"), s.text("status_paused" if snapshot.paused
                                             else "status_running"), s.text("status_venues")]
-    for v in snapshot.venues:
+    for v in snapshot.accounts:
         if v.balance is None:
             lines.append(s.text("venue_down", account=v.account, venue=v.venue,
                                 error=_error_text(s, v.error, v.timed_out)))

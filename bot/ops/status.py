@@ -46,7 +46,7 @@ class VenueHealth:
 @dataclass(frozen=True, slots=True)
 class StatusSnapshot:
     paused: bool
-    venues: list[VenueHealth]
+    accounts: list[VenueHealth]  # each account's venue, reachable or not
     jobs: list[JobStatus]
 
 
