@@ -88,6 +88,13 @@ def _where(p: Position) -> tuple[str, str, str]:
     return (p.account, p.symbol, p.side.value)
 
 
+def _described(exc: Exception) -> tuple[str, str]:
+    """An error's text, and what makes it "the same" as another: the venue's code."""
+    cause = exc.cause if isinstance(exc, ActionFailed) else exc
+    text = str(cause) or type(cause).__name__
+    return text, getattr(cause, "code", None) or text
+
+
 def _problem_key(rule: str, p: Position) -> str:
     return "|".join((rule, *_where(p)))  # "|": a ccxt symbol has ":" in it
 
@@ -176,7 +183,7 @@ class TakeProfit:
             if action is None or not self.closing.sent_anything(action):
                 ctx.store.put_rule_state(*_where(p), rule, given_back)  # nothing sent
             log.exception("tp_error account=%s symbol=%s", p.account, p.symbol)
-            await self._failed(TierFailed, p, close, action, exc)
+            await self._failed(TierFailed, p, close, action, *_described(exc))
             return
         result = closed.result
         if result.filled_size == 0 and result.settled:
@@ -185,8 +192,7 @@ class TakeProfit:
             ctx.store.put_rule_state(*_where(p), rule, given_back)
         if result.filled_size == 0:
             error = "; ".join(result.errors)
-            await self._failed(TierFailed, p, close, closed.action, error or None,
-                               signature=result.problem)
+            await self._failed(TierFailed, p, close, closed.action, error, result.problem)
             return
         await ctx.publish(TierFired(position=p, action=closed.action, decision=close,
                                     result=result))
@@ -210,12 +216,13 @@ class TakeProfit:
         except Exception as exc:  # the run goes on with the other positions
             log.exception("hedge_error account=%s symbol=%s", loser.account, loser.symbol)
             await self._failed(HedgeFailed, loser, close,
-                               exc.action if isinstance(exc, ActionFailed) else None, exc)
+                               exc.action if isinstance(exc, ActionFailed) else None,
+                               *_described(exc))
             return
         result = closed.result
         if result.filled_size == 0:
             await self._failed(HedgeFailed, loser, close, closed.action,
-                               "; ".join(result.errors) or None, signature=result.problem)
+                               "; ".join(result.errors), result.problem)
             return
         await ctx.publish(HedgeClosed(position=loser, action=closed.action, decision=close,
                                       result=result))
@@ -235,17 +242,13 @@ class TakeProfit:
         return False
 
     async def _failed(self, event: type[TierFailed] | type[HedgeFailed], p: Position,
-                      decision: TierClose | HedgeClose, action: int | None,
-                      error: Exception | str | None, signature: str | None = None) -> None:
+                      decision: TierClose | HedgeClose, action: int | None, error: str,
+                      signature: str) -> None:
         """Recorded every time; alerted once per problem (a new reason alerts again)."""
-        text = error if isinstance(error, str) else (
-            str(error) or type(error).__name__ if error is not None else "")
-        if signature is None:
-            signature = getattr(error, "code", None) or text
         rule = "take_profit" if event is TierFailed else "hedge"
         tell = self.ctx.alerts.raise_(_problem_key(rule, p), signature)
         await self.ctx.publish(event(position=p, action=action, decision=decision,  # type: ignore[arg-type]
-                                     error=text, repeat=not tell))
+                                     error=error, repeat=not tell))
 
     async def _resolved(self, rule: str, p: Position) -> None:
         cleared = self.ctx.alerts.clear(_problem_key(rule, p))
