@@ -171,10 +171,14 @@ class MaintenanceRunner:
         attempts = self._attempts(action_id, step)
         for attempt in attempts:
             if attempt.state == "failed":  # refused by the venue: nothing to look up
+                # The journal keeps the error as it was shown, venue and code included.
+                shown = attempt.error_message or "refused"
+                message = shown.removeprefix(f"{self.venue.venue} ").removeprefix(
+                    f"{attempt.error_code} ")
                 report.outcomes.append(Outcome(
                     attempt.client_id or "", _request(attempt.params),
-                    error=VenueError(attempt.error_message or "refused",
-                                     code=attempt.error_code, venue=self.venue.venue)))
+                    error=VenueError(message, code=attempt.error_code,
+                                     venue=self.venue.venue)))
                 continue
             report.outcomes.append(await self.executor.order_step(
                 self.venue, action_id, attempt.seq, attempt.kind, _request(attempt.params),

@@ -140,10 +140,9 @@ def render(s: Services, event: ev.Event) -> str | None:
                           **_hedge_names(s, d))
         case ev.HedgeObserved(decision=d):
             return s.text("hedge_observe", **_hedge_names(s, d))
-        case ev.WatcherAutoRefused(position=p, refusal=refusal, error=error):
-            why = s.reason(refusal) if refusal is not None else str(error)
+        case ev.WatcherAutoRefused(position=p, refusal=refusal):
             return s.text("watcher_auto_refused", symbol=p.symbol, side=s.text(p.side.value),
-                          account=p.account, reason=why)
+                          account=p.account, reason=s.reason(refusal))
         case ev.Reconciled(lines=lines):
             return s.text("reconciled", lines="\n".join(lines))
         case ev.JobFailed(job=job, problem=problem):

@@ -51,17 +51,17 @@ class Services:
     def refusal(self, exc: Refusal, usage_key: str | None = None) -> str:
         """A refusal in the user's language: standalone, as a changed position, or as
         the reason with the command's usage."""
-        if exc.key in STANDALONE:
-            return self.text(exc.key, **self._values(exc, spaced_side=False))
         if exc.key in POSITION_CHANGED:
             return self.text("position_changed", reason=self.text(
                 exc.key, **self._values(exc, spaced_side=False)))
-        if usage_key is None:
+        if usage_key is None or exc.key in STANDALONE:
             return self.reason(exc)
         return self.text("bad_argument", reason=self.reason(exc), usage=self.text(usage_key))
 
     def reason(self, exc: Refusal) -> str:
         """Only the reason, as another message embeds it."""
+        if exc.key in STANDALONE:
+            return self.text(exc.key, **self._values(exc, spaced_side=False))
         return self.text(f"bad_{exc.key}", **self._values(exc, spaced_side=True))
 
     def _values(self, exc: Refusal, *, spaced_side: bool) -> dict[str, object]:

@@ -115,7 +115,11 @@ async def execute(s: Services, message: object, user_id: int, payload: dict) -> 
 
 async def retry_confirmed(s: Services, message: object, user_id: int, payload: dict) -> None:
     assert isinstance(message, Message)
-    await s.ops.maintenance.retry(int(payload["action"]), message.chat_id, message.message_id)
+    try:
+        await s.ops.maintenance.retry(int(payload["action"]), message.chat_id,
+                                      message.message_id)
+    except Refusal as exc:  # finished meanwhile (another chat's [Retry])
+        await edit(message, s.refusal(exc))
 
 
 def retry_markup(s: Services, action: int, chat_id: int | None,

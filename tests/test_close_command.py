@@ -185,7 +185,7 @@ async def test_restart_reconciles_an_order_sent_before_the_stop(tmp_path):
         store.update_step(step, state="sent")
     async with bot(tmp_path) as (app, chat):
         for _ in range(200):
-            if app.store.unfinished_steps() == [] and chat.transcript:
+            if app.store.unfinished_steps() == [] and chat.transcript[-1].text[0] == "🔁":
                 break
             await asyncio.sleep(0.02)
         assert chat.transcript[-1].text.startswith("🔁 Unfinished orders checked after the "

@@ -251,32 +251,22 @@ async def test_an_unknown_action_runs_nothing(store):
     assert rig.published == [] and rig.orders() == []
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bot/ops/maintenance.py Maintenance.run/retry do not look at the action's state: "
-    "running a maintenance that is already done (e.g. a second [Retry] of the same action: "
-    "a watcher-started maintenance's failure goes to every alert chat, each with its own "
-    "Retry token) finds every step filled in the journal, so result.done is true again and "
-    "_run bumps the count a second time (1 -> 2), forgets the new position's take-profit "
-    "ladder again and publishes another maintenance_done"))
 async def test_running_a_finished_maintenance_again_does_not_count_it_twice(store):
     rig = make_rig(store)
     _, action_id = await started(rig)
     await rig.ops.maintenance.run(action_id)
     store.put_rule_state(*KEY, "take_profit", {"fired": 1, "entry": "5.001"})
 
-    await rig.ops.maintenance.retry(action_id, chat_id=77, message_id=9)
+    with pytest.raises(Refusal) as refused:
+        await rig.ops.maintenance.retry(action_id, chat_id=77, message_id=9)
 
+    assert refused.value.key == "maintenance_finished"
     assert len(rig.orders()) == 3  # nothing sent again
     assert rig.ops.maintenance.count(KEY) == 1
     assert store.get_rule_state(*KEY, "take_profit") != {}
     assert [e.name for e in rig.of(MaintenanceFinished)] == ["maintenance_done"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bot/maintenance.py MaintenanceRunner._step rebuilds a journaled refused attempt as "
-    "VenueError(attempt.error_message, code=..., venue=...), but error_message is already "
-    "str(error) ('paper 51112 Close order size...'), so str() prefixes venue and code again: a "
-    "[Retry] that fails again reports 'paper 51112 paper 51112 Close order size exceeds...'"))
 async def test_a_retry_refused_again_reports_each_venue_error_once(store):
     rig = make_rig(store)
     _, action_id = await started(rig)

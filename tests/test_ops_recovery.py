@@ -85,12 +85,6 @@ def dies_before_placing(venue):
     venue.place_order = died  # type: ignore[method-assign]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "bot/ops/recovery.py Recovery.run sets a reconciled action's state from its steps' "
-    "states only ('partial' if any step failed, else 'done'), not from what filled: a close "
-    "whose only order never reached the venue ends 'partial' (ActionState.PARTIAL means "
-    "'some steps completed, then one failed') and one whose GTT order expired unfilled ends "
-    "'done', where the close path (CloseResult.state) says 'failed' for both"))
 @pytest.mark.parametrize("how", ["never_placed", "expired_unfilled"])
 async def test_a_reconciled_close_that_filled_nothing_ends_failed(store, how):
     rig = make_rig(store, ONE_BATCH)

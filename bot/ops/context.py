@@ -21,7 +21,7 @@ VENUE_READ_TIMEOUT = 10.0  # seconds a report waits for one venue before saying 
 class PauseSwitch:
     """The global pause: in memory for the jobs' hot path, persisted by `save`."""
 
-    def __init__(self, paused: bool, save: Callable[[bool], None]) -> None:
+    def __init__(self, paused: bool, save: Callable[[bool, int | None], None]) -> None:
         self._paused = paused
         self._save = save
 
@@ -29,8 +29,8 @@ class PauseSwitch:
     def paused(self) -> bool:
         return self._paused
 
-    def set(self, paused: bool) -> None:
-        self._save(paused)
+    def set(self, paused: bool, by_user: int | None = None) -> None:
+        self._save(paused, by_user)
         self._paused = paused
 
 

@@ -19,14 +19,14 @@ class Control:
         """Stop every automatic action at once; False if already paused."""
         if self.ctx.pause.paused:
             return False
-        self.ctx.pause.set(True)
+        self.ctx.pause.set(True, by_user)
         await self.ctx.publish(Paused(by_user=by_user))
         return True
 
     async def resume(self, by_user: int | None) -> bool:
         if not self.ctx.pause.paused:
             return False
-        self.ctx.pause.set(False)
+        self.ctx.pause.set(False, by_user)
         await self.ctx.publish(Resumed(by_user=by_user))
         return True
 

@@ -325,13 +325,10 @@ class WatcherAutoRefused(PositionEvent):
     name = "watcher_auto_refused"
     alert = "watcher"
     severity = Severity.WARNING
-    refusal: Refusal | None = None
-    error: str | None = None  # a venue error, when that is what stopped it
+    refusal: Refusal
 
     def message(self) -> str:
-        if self.refusal is not None:
-            return f"refused: {self.refusal.key} {self.refusal.values}"
-        return f"refused: {self.error}"
+        return f"refused: {self.refusal.key} {self.refusal.values}"
 
 
 # -- problems, jobs, start and stop ----------------------------------------------------
@@ -420,7 +417,7 @@ class PositionChanged(Event):
     """What the position log saw change between two reads, by the bot or anyone else."""
 
     where: tuple[str, str, str]  # (account, symbol, side)
-    change: str  # "opened" | "increased" | "reduced" | "closed"
+    change: str  # "opened" | "increased" | "reduced" | "entry_changed" | "closed"
     before: dict[str, str] | None = None
     after: dict[str, str] | None = None
 

@@ -118,7 +118,10 @@ class Maintenance:
                     message_id: int | None = None) -> int:
         """Journal a confirmed plan as an action, after reading the position again: one
         that changed since the plan was made is refused, and nothing is sent."""
-        held = await held_position(self.ctx.venue(plan.account), plan.symbol, plan.side)
+        try:
+            held = await held_position(self.ctx.venue(plan.account), plan.symbol, plan.side)
+        except VenueError as exc:
+            raise Refusal("venue_read_failed", error=str(exc)) from None
         if held is None:
             raise Refusal("changed_gone", symbol=plan.symbol, side=plan.side.value,
                           account=plan.account)
@@ -140,11 +143,14 @@ class Maintenance:
 
     async def run(self, action_id: int) -> MaintenanceReport | None:
         """Run or resume a journaled maintenance until all three steps filled or one could
-        not; None when the action is unknown or another action holds the position."""
+        not; None when the action is unknown or another action holds the position;
+        refused when it finished already."""
         ctx = self.ctx
         record = ctx.store.action_with_steps(action_id)
         if record is None:
             return None
+        if record.state.value == "done":  # a second [Retry]: counting it again is wrong
+            raise Refusal("maintenance_finished", action=action_id)
         plan = MaintenancePlan.from_json(record.plan)
         shown = {"plan": plan, "action": action_id, "chat_id": record.chat_id,
                  "message_id": record.message_id}

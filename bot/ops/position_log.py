@@ -26,8 +26,9 @@ class PositionLog:
             now = {"size": str(pos.size), "entry": str(pos.entry_price)}
             if before == now:
                 continue
-            change = "opened" if before is None else (
-                "increased" if pos.size > Decimal(before["size"]) else "reduced")
+            old = None if before is None else Decimal(before["size"])
+            change = ("opened" if old is None else "increased" if pos.size > old else
+                      "reduced" if pos.size < old else "entry_changed")
             await self.ctx.publish(PositionChanged(where=(account, symbol, side), change=change,
                                                    before=before, after=now))
             store.put_rule_state(account, symbol, side, RULE, now)

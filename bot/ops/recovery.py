@@ -6,6 +6,7 @@ end and reported."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 from bot.maintenance import MaintenancePlan
 from bot.ops.context import Context
@@ -54,9 +55,18 @@ class Recovery:
             action = ctx.store.action_with_steps(action_id)
             if action is None or action.state.is_final:
                 continue
-            states = {st.state for st in action.steps}
-            if states & {"intended", "sent"}:
+            if {st.state for st in action.steps} & {"intended", "sent"}:
                 continue  # still unknown: the next start looks again
-            ctx.store.update_action(action_id, state="partial" if "failed" in states
-                                    else "done")
+            ctx.store.update_action(action_id, state=self._ended(action))
         await ctx.publish(Reconciled(lines=lines))
+
+    def _ended(self, action: ActionRecord) -> str:
+        """How an action whose orders are all settled ended, by what filled of what it
+        meant to send (as a close that ran to its end says it: done, partial or failed)."""
+        orders = self.ctx.store.orders_for_action(action.id)
+        placed = {o.step_id for o in orders}
+        meant = sum((o.order.size for o in orders), Decimal(0)) + sum(
+            (Decimal(st.params.get("size") or 0) for st in action.steps
+             if st.id not in placed), Decimal(0))
+        filled = sum((o.order.filled_size for o in orders), Decimal(0))
+        return "done" if meant and filled >= meant else "partial" if filled else "failed"
