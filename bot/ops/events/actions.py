@@ -1,0 +1,106 @@
+"""What became of a close the user commanded, and of a maintenance, step by step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bot.ops.events.base import Event, PositionEvent
+from db.records import Severity
+
+if TYPE_CHECKING:
+    from bot.closing import CloseResult
+    from bot.maintenance import MaintenancePlan
+    from bot.ops.maintenance import MaintenanceReport
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseFinished(PositionEvent):
+    """A close the user commanded; its own message shows the report, so it is not pushed."""
+
+    result: CloseResult
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"close_{self.result.state}"
+
+    def message(self) -> str:
+        p = self.position
+        return f"{p.symbol} {p.side} {self.result.filled_size}/{self.result.plan.size}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceEvent(Event):
+    """About one maintenance action. A front shows it in the message the action reports
+    in (`chat_id`/`message_id`), or, for one nobody typed, in the alert chats."""
+
+    plan: MaintenancePlan
+    action: int
+    chat_id: int | None = None
+    message_id: int | None = None
+
+    @property
+    def account(self) -> str:
+        return self.plan.account
+
+    @property
+    def symbol(self) -> str:
+        return self.plan.symbol
+
+    @property
+    def side(self) -> str:
+        return self.plan.side.value
+
+    @property
+    def action_id(self) -> int:
+        return self.action
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceProgress(MaintenanceEvent):
+    name = "maintenance_progress"
+    recorded = False
+    report: MaintenanceReport
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceFinished(MaintenanceEvent):
+    alert = "maintenance"
+    report: MaintenanceReport
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "maintenance_done" if self.report.result.done else "maintenance_failed"
+
+    @property
+    def severity(self) -> Severity:  # type: ignore[override]
+        return Severity.INFO if self.report.result.done else Severity.WARNING
+
+    def message(self) -> str:
+        result = self.report.result
+        if result.done:
+            return f"{self.plan.kind} #{self.report.count}"
+        return f"step {result.failed_step}: {result.error}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceBusy(MaintenanceEvent):
+    name = "maintenance_busy"
+    alert = "maintenance"
+    severity = Severity.WARNING
+
+    def message(self) -> str:
+        return "another action is working on this position: nothing sent"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaintenanceNotResumed(MaintenanceEvent):
+    """Interrupted by a restart while the bot is paused: offered, not resumed."""
+
+    name = "maintenance_not_resumed"
+    alert = "maintenance"
+    severity = Severity.WARNING
+    requested_by: int | None = None
+
+    def message(self) -> str:
+        return "interrupted by a restart while paused: offered with [Retry]"

@@ -1,0 +1,112 @@
+"""The base of every event, and the bus that records, logs and delivers them.
+
+An op publishes; the bus writes the event to the database, logs one line, and hands it
+to the fronts that subscribed (the Telegram alerts, later a status page), which render it
+in their own words. `alert` names the `telegram.alerts` kind an event is pushed under
+(None: recorded, not pushed). An event marked `repeat` is a problem the user was already
+told about: recorded and logged, never delivered again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from bot.domain import Position
+from db.records import Severity
+from db.repo import Store
+
+log = logging.getLogger("bot.events")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    name: ClassVar[str]
+    alert: ClassVar[str | None] = None
+    severity: ClassVar[Severity] = Severity.INFO
+    recorded: ClassVar[bool] = True  # progress is shown, not recorded
+    repeat: bool = False
+
+    @property
+    def account(self) -> str | None:
+        return None
+
+    @property
+    def symbol(self) -> str | None:
+        return None
+
+    @property
+    def side(self) -> str | None:
+        return None
+
+    @property
+    def action_id(self) -> int | None:
+        return None
+
+    def message(self) -> str:
+        """The line the log and the events table keep: plain English, exact numbers."""
+        return self.name
+
+    def data(self) -> dict[str, Any] | None:
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionEvent(Event):
+    """An event about one position; `position` as the op read it."""
+
+    position: Position
+    action: int | None = None
+
+    @property
+    def account(self) -> str:
+        return self.position.account
+
+    @property
+    def symbol(self) -> str:
+        return self.position.symbol
+
+    @property
+    def side(self) -> str:
+        return self.position.side.value
+
+    @property
+    def action_id(self) -> int | None:
+        return self.action
+
+
+Subscriber = Callable[[Event], Awaitable[None]]
+
+_LEVELS = {Severity.INFO: logging.INFO, Severity.WARNING: logging.WARNING,
+           Severity.ERROR: logging.ERROR}
+
+
+@dataclass(slots=True)
+class EventBus:
+    """Records every event, logs it in one line, and delivers it to the fronts."""
+
+    store: Store
+    subscribers: list[Subscriber] = field(default_factory=list)
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.append(subscriber)
+
+    async def publish(self, event: Event) -> None:
+        if event.recorded:
+            self.store.record_event(event.name, event.message()[:500], account=event.account,
+                                    symbol=event.symbol, side=event.side,
+                                    severity=event.severity, data=event.data(),
+                                    action_id=event.action_id)
+            line = " ".join(x for x in (event.account, event.symbol, event.side,
+                                        event.message()[:500]) if x)
+            log.log(_LEVELS[Severity(event.severity)], "%s %s%s", event.name, line,
+                    " (repeat)" if event.repeat else "")
+        if event.repeat:
+            return
+        for deliver in self.subscribers:
+            try:
+                await deliver(event)
+            except Exception:  # showing an event must never stop the op that had it
+                log.exception("event_not_delivered name=%s", event.name)
