@@ -159,19 +159,20 @@ class BotApp:
             self.chat is not None and stop is None) else None
         async with app:
             await app.bot.set_my_commands(commands.bot_commands(self.config.language))
-            self.ops.recovery.take_stock()
+            self.ops.recovery.take_stock()  # before any new command journals a step
             await app.start()
             if console is not None:
                 console.attach()
             await self.ops.status.started()
+            # In the background, since a resumed order may take as long as the order; its
+            # maintenances hold their positions before the jobs' first run looks at them.
+            app.create_task(self.ops.recovery.run(), name="reconcile")
+            await asyncio.sleep(0)
             self.jobs.start()
             assert app.updater is not None
             await app.updater.start_polling(
                 poll_interval=0, timeout=1 if self.chat is not None else 10,
                 allowed_updates=Update.ALL_TYPES)
-            # Taken before any new command could journal a step of its own; followed in
-            # the background, since a resumed order may take as long as the order.
-            app.create_task(self.ops.recovery.run(), name="reconcile")
             self.ready.set()
             try:
                 if stop is not None:
@@ -181,7 +182,10 @@ class BotApp:
                 else:
                     await _until_signalled()
             finally:
-                await self.ops.status.stopped()
+                try:
+                    await self.ops.status.stopped()
+                except Exception:  # the stop notice must not keep the bot from stopping
+                    log.exception("stop_notice_failed")
                 if console is not None:
                     console.detach()
                 await app.updater.stop()

@@ -73,10 +73,10 @@ class Alerter:
             text, failed = report_text(s, event.report), not event.report.result.done
         if event.message_id is None:
             await self._send(event, text, (lambda chat: retry_markup(
-                s, event.action, chat, None)) if failed else None)
+                s, event.action, chat, event.requested_by)) if failed else None)
         else:
-            await self._show(event, text, retry_markup(s, event.action, event.chat_id, None)
-                             if failed else None)
+            await self._show(event, text, retry_markup(
+                s, event.action, event.chat_id, event.requested_by) if failed else None)
 
     async def _show(self, event: ev.MaintenanceEvent, text: str,
                     markup: InlineKeyboardMarkup | None = None) -> None:

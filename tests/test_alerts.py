@@ -114,14 +114,35 @@ async def test_a_job_failing_every_run_is_told_once_and_when_it_clears(tmp_path)
         for _ in range(5):
             await app.jobs.run_now("position_log:main")
         venue.positions = positions
-        await app.jobs.run_now("position_log:main")
-        await app.jobs.run_now("position_log:main")
+        for _ in range(4):  # resolved after three clean runs in a row, and only once
+            await app.jobs.run_now("position_log:main")
         said = sent(chat)
         assert said[0] == ("⚠️ Job position_log:main failed: VenueUnavailable: paper 50026 "
                            "502 Bad Gateway (the same failure is not alerted again)")
         assert said[1].startswith("✅ Resolved: job position_log:main runs again (was: "
-                                  "VenueUnavailable: paper 50026 502 Bad Gateway, 5 failed runs")
+                                  "VenueUnavailable: paper 50026, 5 failed runs since ")
         assert len(said) == 2
+
+
+async def test_a_job_failing_every_other_run_is_told_once(tmp_path):
+    from bot.venues.base import VenueUnavailable
+
+    async with bot(tmp_path, tp="false") as (app, chat, exchange):
+        venue = app.venues["main"]
+        positions, runs = venue.positions, []
+
+        async def flaky():  # every other read times out, each with its own request id
+            runs.append(1)
+            if len(runs) % 2:
+                raise VenueUnavailable(f"timeout (request {len(runs)})", code="50004",
+                                       venue="paper")
+            return await positions()
+
+        venue.positions = flaky
+        for _ in range(10):
+            await app.jobs.run_now("position_log:main")
+        assert sent(chat) == ["⚠️ Job position_log:main failed: VenueUnavailable: paper 50004 "
+                              "timeout (request 1) (the same failure is not alerted again)"]
 
 
 async def test_start_and_stop_are_told(tmp_path):

@@ -187,6 +187,21 @@ async def command(rig, side, size, started=None):
         plan={"size": size}, started=noted)
 
 
+async def test_a_venue_that_cannot_be_read_on_confirm_is_a_refusal(store):
+    rig = make_rig(store)
+    await long_apt(rig)
+
+    async def down(*args, **kwargs):
+        raise VenueUnavailable("Service temporarily unavailable", code="50001", venue="paper")
+
+    rig.venues["main"].positions = down  # type: ignore[method-assign]
+    with pytest.raises(Refusal) as refused:
+        await command(rig, Side.LONG, "25")
+
+    assert refused.value.key == "venue_read_failed"
+    assert rig.orders() == [] and store.recent_actions() == []
+
+
 async def test_a_confirmed_close_runs_reports_and_publishes_close_finished(store):
     rig = make_rig(store)
     await long_apt(rig)

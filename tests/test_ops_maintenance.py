@@ -244,6 +244,21 @@ async def test_a_busy_position_is_not_maintained(store):
     assert (action.state.value, action.error) == ("failed", "position busy")
 
 
+async def test_a_second_retry_while_it_runs_leaves_the_running_action_alone(store):
+    """Two alert chats, two [Retry] tokens: the second press finds the position held by
+    the first run; the action stays running, so a crash now still resumes it at start."""
+    rig = make_rig(store)
+    _, action_id = await started(rig)
+    store.update_action(action_id, state="running")
+
+    with rig.ctx.busy.hold(KEY):  # the first [Retry]'s run
+        assert await rig.ops.maintenance.retry(action_id, chat_id=78, message_id=9) is None
+
+    assert rig.orders() == []
+    assert store.action_with_steps(action_id).state.value == "running"
+    assert [a.id for a in store.unfinished_actions()] == [action_id]
+
+
 async def test_an_unknown_action_runs_nothing(store):
     rig = make_rig(store)
 

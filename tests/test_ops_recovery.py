@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain import OrderState, Side
-from bot.ops.events import MaintenanceFinished, MaintenanceNotResumed, Reconciled
+from bot.ops.events import JobFailed, MaintenanceFinished, MaintenanceNotResumed, Reconciled
 from bot.rules.maintenance import Kind
 from tests.opskit import APT, D, closing, make_config, make_rig, opening
 
@@ -170,3 +170,26 @@ async def test_a_journaled_maintenance_is_offered_not_resumed_while_paused(store
     assert rig.orders() == [closing("sub1", "60"), opening("sub1", "600"),
                             closing("sub1", "552")]
     assert store.action_with_steps(action_id).state.value == "done"
+
+
+async def test_a_resume_that_fails_does_not_stop_the_rest_of_the_recovery(store):
+    """One maintenance cannot be resumed (its venue errs unexpectedly): it is reported as a
+    failed recovery, and the close left sent by the same run is still reconciled."""
+    rig = make_rig(store, ONE_BATCH)
+    close_id = await stopped_following_a_resting_close(rig)
+    rig.mark(APT, "4.98")
+    maintenance = store.create_action("maintain", "sub1", APT, "long", "command", {})
+    store.update_action(maintenance, state="running")
+    again = rig.restart()
+    again.ops.recovery.take_stock()
+
+    async def breaks(action_id):
+        raise RuntimeError("the journal could not be read")
+
+    again.ops.maintenance.run = breaks  # type: ignore[method-assign]
+    await again.ops.recovery.run()
+
+    [failed] = again.of(JobFailed, delivered=True)
+    assert failed.problem == "RuntimeError: the journal could not be read"
+    [reconciled] = again.of(Reconciled, delivered=True)
+    assert any(f"ta{close_id}s1: filled" in line for line in reconciled.lines)

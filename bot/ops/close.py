@@ -4,6 +4,7 @@ execute through the one close procedure, set the action's state)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +31,8 @@ from bot.sizing import (
     contracts_from_coin,
 )
 from bot.venues.base import VenueError, held_position
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Amount", "CloseMethod", "ClosePlan", "CloseResult", "Closing", "close_size"]
 
@@ -97,14 +100,21 @@ class Closing:
                           progress: Progress | None = None) -> tuple[Position, CloseResult]:
         """A confirmed `/close`: the position is read again first, since it may have moved
         since the question; refused if it is gone or smaller than the size."""
-        position = await held_position(self.ctx.venue(account), symbol, side)
+        try:
+            position = await held_position(self.ctx.venue(account), symbol, side)
+        except VenueError as exc:
+            raise Refusal("venue_read_failed", error=str(exc)) from None
         if position is None:
             raise Refusal("changed_gone", symbol=symbol, side=side.value, account=account)
         if size > position.size:
             raise Refusal("changed_smaller", held=Contracts(position.size, position.instrument))
-        closed = await self.close(position, size, kind="close", origin="command", plan=plan,
-                                  requested_by=requested_by, chat_id=chat_id,
-                                  message_id=message_id, started=started, progress=progress)
+        try:
+            closed = await self.close(position, size, kind="close", origin="command",
+                                      plan=plan, requested_by=requested_by, chat_id=chat_id,
+                                      message_id=message_id, started=started,
+                                      progress=progress)
+        except VenueError as exc:  # the book read, before anything was journaled or sent
+            raise Refusal("venue_read_failed", error=str(exc)) from None
         await self.ctx.publish(CloseFinished(position=position, action=closed.action,
                                              result=closed.result))
         return position, closed.result
@@ -133,7 +143,10 @@ class Closing:
                     journaled(action)
                 ctx.store.update_action(action, state="running", message_id=message_id)
                 if started is not None:
-                    await started(position)
+                    try:
+                        await started(position)
+                    except Exception:  # showing progress must never stop the close
+                        log.exception("close_start_not_shown")
                 try:
                     result = await execute_close(ctx.executor, venue, action, close_plan,
                                                  settings, progress)

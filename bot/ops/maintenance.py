@@ -153,12 +153,14 @@ class Maintenance:
             raise Refusal("maintenance_finished", action=action_id)
         plan = MaintenancePlan.from_json(record.plan)
         shown = {"plan": plan, "action": action_id, "chat_id": record.chat_id,
-                 "message_id": record.message_id}
+                 "message_id": record.message_id, "requested_by": record.requested_by}
         try:
             with ctx.busy.hold(plan.key):
                 report = await self._run(action_id, plan, shown)
         except PositionBusy:
-            ctx.store.update_action(action_id, state="failed", error="position busy")
+            if record.state.value == "planned":  # never started: it will not be
+                ctx.store.update_action(action_id, state="failed", error="position busy")
+            # else it is running already (a second [Retry]): that run reports its end
             await ctx.publish(MaintenanceBusy(**shown))
             return None
         await ctx.publish(MaintenanceFinished(report=report, **shown))

@@ -2,17 +2,21 @@
 
 A rule whose close keeps failing for the same reason, a job failing every run, an
 observe-mode decision that stays the same: each is told once, when it starts (or changes
-reason), and once more when it clears. The memory survives a restart, so a restart does
-not tell it again.
+reason), and once more when it is seen to clear (the close goes through, the job runs
+cleanly again). The memory survives a restart, so a restart does not tell it again. One
+that has not been seen for `STALE_AFTER` went away unnoticed (the position was closed by
+hand, the rule switched off): seen again, it is told again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from db.records import OpenAlert
 from db.repo import Store
+
+STALE_AFTER = timedelta(hours=1)
 
 
 class OpenAlerts:
@@ -21,11 +25,13 @@ class OpenAlerts:
         self._clock = clock
         self._open = {a.key: a for a in store.open_alerts()}  # a mirror: runs read it often
 
-    def raise_(self, key: str, signature: str) -> bool:
-        """Seen this run. True when the user should be told: new, or a different reason."""
+    def report(self, key: str, signature: str) -> bool:
+        """It holds this run. True when the user should be told: it is new, its reason
+        (`signature`) changed, or it had gone unseen for `STALE_AFTER`."""
         now = self._clock()
         known = self._open.get(key)
-        if known is not None and known.signature == signature:
+        if known is not None and known.signature == signature and \
+                now - known.last_at < STALE_AFTER:
             alert = OpenAlert(key, signature, known.first_at, now, known.count + 1)
             tell = False
         else:
@@ -40,6 +46,9 @@ class OpenAlerts:
         if alert is not None:
             self._store.delete_open_alert(key)
         return alert
+
+    def is_open(self, key: str) -> bool:
+        return key in self._open
 
     def keys(self, prefix: str) -> list[str]:
         return [k for k in self._open if k.startswith(prefix)]

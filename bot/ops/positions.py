@@ -12,7 +12,7 @@ from bot.ops.refusal import Refusal
 from bot.ops.symbols import choose_positions, resolve_instrument
 from bot.ops.take_profit import tier_status
 from bot.rules.take_profit import TierStatus
-from bot.venues.base import VenueError, held_position
+from bot.venues.base import VenueError
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +37,6 @@ class AccountPositions:
 class Positions:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-
-    async def held(self, account: str, symbol: str, side: Side | str) -> Position | None:
-        """The position now, read fresh from its venue."""
-        return await held_position(self.ctx.venue(account), symbol, side)
 
     async def find(self, symbol: str, account: str | None = None,
                    side: Side | None = None) -> list[Position]:

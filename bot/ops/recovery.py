@@ -6,14 +6,17 @@ end and reported."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from decimal import Decimal
 
 from bot.maintenance import MaintenancePlan
 from bot.ops.context import Context
-from bot.ops.events import MaintenanceNotResumed, Reconciled
+from bot.ops.events import JobFailed, MaintenanceNotResumed, Reconciled
 from bot.ops.maintenance import Maintenance
 from bot.rules.maintenance import Kind
 from db.records import ActionRecord, StepRecord
+
+log = logging.getLogger(__name__)
 
 MAINTENANCE_KINDS = {k.value for k in Kind}
 
@@ -41,7 +44,13 @@ class Recovery:
                     plan=MaintenancePlan.from_json(action.plan), action=action.id,
                     chat_id=action.chat_id, requested_by=action.requested_by))
         else:  # together, so each holds its position before any job looks at it
-            await asyncio.gather(*(self.maintenance.run(a.id) for a in maintenance))
+            results = await asyncio.gather(*(self.maintenance.run(a.id) for a in maintenance),
+                                           return_exceptions=True)
+            for action, result in zip(maintenance, results, strict=True):
+                if isinstance(result, Exception):  # the others go on; the next start retries
+                    log.error("recovery_failed action=%s", action.id, exc_info=result)
+                    await ctx.publish(JobFailed(job=f"recovery of action {action.id}",
+                                                problem=f"{type(result).__name__}: {result}"))
         resumed = {a.id for a in maintenance}
         steps = [st for st in self._steps if st.action_id not in resumed]
         if not steps:

@@ -75,6 +75,7 @@ class StartSummary:
         return f"demo={self.demo} paused={self.paused} accounts={accounts}"
 
 
+CLEAN_RUNS_TO_RESOLVE = 3
 # The rules that have a job today; correction and grid join when they are built.
 RUNNING_RULES = ("take_profit", "hedge")
 
@@ -87,6 +88,7 @@ class Status:
     def __init__(self, ctx: Context, board: JobBoard) -> None:
         self.ctx = ctx
         self.board = board
+        self._clean_runs: dict[str, int] = {}  # job -> clean runs since it last failed
 
     async def snapshot(self) -> StatusSnapshot:
         healths = await asyncio.gather(*(self._health(n) for n in self.ctx.venues))
@@ -103,13 +105,26 @@ class Status:
         return VenueHealth(name, venue.venue, balance)
 
     async def job_failed(self, job: str, exc: BaseException) -> None:
-        """Recorded every run; alerted once per problem, not once per run."""
+        """Recorded every run; alerted once per problem (the venue's code when the error
+        has one, so a message that varies is still the same problem), not once per run."""
+        self._clean_runs.pop(job, None)
         problem = f"{type(exc).__name__}: {exc}"[:500]
-        tell = self.ctx.alerts.raise_(_job_key(job), problem)
+        code, venue = getattr(exc, "code", None), getattr(exc, "venue", None)
+        same_as = f"{type(exc).__name__}: {venue or ''} {code}".replace("  ", " ")
+        tell = self.ctx.alerts.report(_job_key(job), same_as if code else problem)
         await self.ctx.publish(JobFailed(job=job, problem=problem, repeat=not tell))
 
     async def job_ran(self, job: str) -> None:
-        cleared = self.ctx.alerts.clear(_job_key(job))
+        """A clean run. A problem is resolved after `CLEAN_RUNS_TO_RESOLVE` in a row, so a
+        job that fails every other run is not told "failed" and "resolved" every time."""
+        key = _job_key(job)
+        if not self.ctx.alerts.is_open(key):
+            return
+        self._clean_runs[job] = self._clean_runs.get(job, 0) + 1
+        if self._clean_runs[job] < CLEAN_RUNS_TO_RESOLVE:
+            return
+        del self._clean_runs[job]
+        cleared = self.ctx.alerts.clear(key)
         if cleared is not None:
             await self.ctx.publish(ProblemResolved(
                 kind="system", job=job, problem=cleared.signature,

@@ -201,7 +201,7 @@ class TakeProfit:
     async def _close_loser(self, close: HedgeClose, mode: RuleMode) -> None:
         ctx, loser = self.ctx, close.loser
         if mode is RuleMode.OBSERVE:
-            if ctx.alerts.raise_(_problem_key("hedge_observe", loser), str(close.size)):
+            if ctx.alerts.report(_problem_key("hedge_observe", loser), str(close.size)):
                 await ctx.publish(HedgeObserved(position=loser, decision=close))
             return
         if not await self._unchanged(loser, "hedge") or \
@@ -246,7 +246,7 @@ class TakeProfit:
                       signature: str) -> None:
         """Recorded every time; alerted once per problem (a new reason alerts again)."""
         rule = "take_profit" if event is TierFailed else "hedge"
-        tell = self.ctx.alerts.raise_(_problem_key(rule, p), signature)
+        tell = self.ctx.alerts.report(_problem_key(rule, p), signature)
         await self.ctx.publish(event(position=p, action=action, decision=decision,  # type: ignore[arg-type]
                                      error=error, repeat=not tell))
 

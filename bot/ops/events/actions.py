@@ -38,6 +38,7 @@ class MaintenanceEvent(Event):
     action: int
     chat_id: int | None = None
     message_id: int | None = None
+    requested_by: int | None = None  # the user who asked: a [Retry] is theirs
 
     @property
     def account(self) -> str:
@@ -100,7 +101,6 @@ class MaintenanceNotResumed(MaintenanceEvent):
     name = "maintenance_not_resumed"
     alert = "maintenance"
     severity = Severity.WARNING
-    requested_by: int | None = None
 
     def message(self) -> str:
         return "interrupted by a restart while paused: offered with [Retry]"
