@@ -72,6 +72,7 @@ async def venue_calls_per_run() -> dict[str, list[str]]:
 
     from bot.execution import Executor
     from bot.ops.close import Closing
+    from bot.ops.followups import Followups
     from bot.ops.context import Context
     from bot.ops.take_profit import TakeProfit
     from bot.venues.paper import PaperVenue, open_paper_exchange
@@ -86,7 +87,8 @@ async def venue_calls_per_run() -> dict[str, list[str]]:
         ex.market.freeze()
         venues = {a.name: CountingVenue(PaperVenue(ex, a.name)) for a in config.accounts}
         ctx = Context.build(config, store, venues, Executor(store, client_prefix="bench"), _now)
-        rules = TakeProfit(ctx, Closing(ctx))  # no front subscribed: a benchmark sends no alerts
+        # no front subscribed: a benchmark sends no alerts
+        rules = TakeProfit(ctx, Closing(ctx, Followups(ctx)))
         calls = {}
         for account in config.accounts:
             venue = venues[account.name]

@@ -26,6 +26,7 @@ GTT_GRACE_SECONDS = 30  # follow a GTT order this long past its expiry before ca
 LOOKUPS_BEFORE_LOST = 4  # an unknown order is looked up this many times before "lost"
 LOOKUPS_THROUGH_OUTAGE = 8  # look-ups answered by rate limits or outages before giving up
 POLLS_AFTER_CANCEL = 10  # polls for the final state of an order we cancelled
+MAX_BACKGROUND_POLL_SECONDS = 60  # an order followed in the background: the longest wait
 PLACE_ATTEMPTS = 3
 
 
@@ -43,6 +44,11 @@ class Journal(Protocol):
                      step_id: int | None = None) -> int: ...
 
     def record_fills(self, account: str, fills: Sequence[Fill]) -> int: ...
+
+
+# Hands an order still live to whoever follows it in the background:
+# (venue, action id, step id, order).
+Adopt = Callable[[Venue, int, int, Order], None]
 
 
 class OrderLost(VenueError):
@@ -149,54 +155,77 @@ class Executor:
             outcome.order = await self._last_known(venue, request)
         if outcome.order is not None:
             self.journal.upsert_order(venue.name, outcome.order, action_id, step_id)
-            outcome.fills = list(await self._fills(venue, request))
+            outcome.fills = list(await self._fills(venue, request.symbol, request.client_id))
             self.journal.record_fills(venue.name, outcome.fills)
         self.journal.update_step(step_id, **_step_end(outcome))
         return outcome
 
     async def reconcile(self, venues: Mapping[str, Venue], steps: Sequence[Any],
-                        accounts: Mapping[int, str]) -> list[str]:
+                        accounts: Mapping[int, str], adopt: Adopt) -> list[str]:
         """On start: every step journaled as intended or sent is looked up by its client
-        id and followed to its end (resumed); it is marked failed only when the venue has
-        certainly never had it. A step the venue cannot be asked about now stays open for
-        the next start. Returns one line per step for the alert."""
-        lines = []
-        for step in steps:
-            account = accounts.get(step.action_id)
-            venue = venues.get(account) if account else None
-            if step.client_id is None or venue is None:
-                lines.append(f"step {step.seq} of action {step.action_id}: no order or no "
-                             "configured account to look it up; left as it was")
-                continue
-            try:
-                lines.append(await self._reconcile_step(venue, account, step))
-            except OrderLost as exc:
-                self.journal.update_step(step.id, state="failed", error_code=exc.code,
-                                         error_message=str(exc))
-                lines.append(f"{account} {step.params['symbol']} {step.client_id}: "
-                             f"never placed ({exc})")
-            except VenueError as exc:
-                lines.append(f"{account} {step.params['symbol']} {step.client_id}: "
-                             f"unknown for now, looked up again at the next start ({exc})")
-        return lines
+        id, together, and journaled as the venue has it now; it is marked failed only when
+        the venue has certainly never had it. An order still live is handed to `adopt`,
+        which follows it to its end in the background, so one order resting for an hour
+        holds up nobody's report. A step the venue cannot be asked about now stays open
+        for the next start. Returns one line per step for the alert, in the steps' order."""
+        return list(await asyncio.gather(*(self._reconcile_one(venues, step, accounts, adopt)
+                                           for step in steps)))
 
-    async def _reconcile_step(self, venue: Venue, account: str, step: Any) -> str:
-        symbol = step.params["symbol"]
-        order = await self._lookup(venue, symbol, step.client_id)
-        timeout = None
-        if order.expire_at is not None:  # a GTT order lives until its expiry
-            left = (order.expire_at - datetime.now(UTC)).total_seconds()
-            timeout = max(0.0, left) + GTT_GRACE_SECONDS
-        order = await self.follow(venue, order, timeout)
-        fills = list(await venue.fills(symbol, client_id=step.client_id))
-        self.journal.upsert_order(account, order, step.action_id, step.id)
+    async def _reconcile_one(self, venues: Mapping[str, Venue], step: Any,
+                             accounts: Mapping[int, str], adopt: Adopt) -> str:
+        account = accounts.get(step.action_id)
+        venue = venues.get(account) if account else None
+        symbol = step.params.get("symbol")
+        if step.client_id is None or venue is None or account is None or symbol is None:
+            return (f"step {step.seq} of action {step.action_id}: no order or no "
+                    "configured account to look it up; left as it was")
+        try:
+            order = await self._lookup(venue, symbol, step.client_id)
+        except OrderLost as exc:
+            self.journal.update_step(step.id, state="failed", error_code=exc.code,
+                                     error_message=str(exc))
+            return f"{account} {symbol} {step.client_id}: never placed ({exc})"
+        except VenueError as exc:
+            return (f"{account} {symbol} {step.client_id}: "
+                    f"unknown for now, looked up again at the next start ({exc})")
+        await self.journal_order(venue, account, step.action_id, step.id, order)
+        line = (f"{account} {symbol} {step.client_id}: {order.state.value}, "
+                f"filled {order.filled_size} of {order.size}")
+        if order.state.is_final:
+            return line
+        adopt(venue, step.action_id, step.id, order)
+        return line + "; followed until it ends"
+
+    async def follow_to_end(self, venue: Venue, action_id: int, step_id: int,
+                            order: Order) -> Order:
+        """Follow an order nobody waits for any more until the venue says it is final:
+        a good-till-time order until its expiry, anything else cancelled now (again, if
+        need be: cancelling twice is harmless), through outages of any length. Journals
+        it at the end."""
+        delay = self.follow_settings.poll_seconds
+        while True:
+            try:
+                order = await self.follow(venue, order, _time_left(order))
+            except VenueError as exc:
+                log.warning("order_followed_through_outage client_id=%s error=%s",
+                            order.client_id, exc)
+            if order.state.is_final:
+                break
+            await self.sleep(delay)
+            delay = min(delay * 2, MAX_BACKGROUND_POLL_SECONDS)
+        await self.journal_order(venue, venue.name, action_id, step_id, order)
+        return order
+
+    async def journal_order(self, venue: Venue, account: str, action_id: int, step_id: int,
+                            order: Order) -> None:
+        """The order, its fills and its step as the venue has them now."""
+        fills = list(await self._fills(venue, order.symbol, order.client_id))
+        self.journal.upsert_order(account, order, action_id, step_id)
         self.journal.record_fills(account, fills)
-        self.journal.update_step(step.id, state="final" if order.state.is_final else "sent",
+        self.journal.update_step(step_id, state="final" if order.state.is_final else "sent",
                                  result={"venue_id": order.venue_id, "state": order.state.value,
                                          "filled_size": str(order.filled_size),
                                          "fills": len(fills)})
-        return (f"{account} {symbol} {step.client_id}: {order.state.value}, "
-                f"filled {order.filled_size} of {order.size}")
 
     async def follow(self, venue: Venue, order: Order, timeout: float | None = None) -> Order:
         """Poll until the order is final. Past `timeout` a still-open order is cancelled
@@ -272,11 +301,21 @@ class Executor:
             delay = min(delay * 2, self.follow_settings.poll_max_seconds * 4)
 
     async def _cancel(self, venue: Venue, order: Order) -> Order:
-        try:
-            return await venue.cancel_order(order.symbol, client_id=order.client_id)
-        except OrderUnknown:
-            # 51400: filled or cancelled meanwhile. The next look-up tells which.
-            return await self._lookup(venue, order.symbol, order.client_id)
+        """Cancel, retried through rate limits and outages (a timed-out cancel may or may
+        not have landed; cancelling twice is harmless). When the venue cannot be reached
+        at all, the order as last seen: following it goes on, it is never abandoned."""
+        delay = self.follow_settings.backoff_seconds
+        for _ in range(LOOKUPS_THROUGH_OUTAGE):
+            try:
+                return await venue.cancel_order(order.symbol, client_id=order.client_id)
+            except OrderUnknown:
+                # 51400: filled or cancelled meanwhile. The next look-up tells which.
+                return await self._lookup(venue, order.symbol, order.client_id)
+            except (RateLimited, VenueUnavailable) as exc:
+                log.warning("cancel_retry client_id=%s error=%s", order.client_id, exc)
+            await self.sleep(delay)
+            delay = min(delay * 2, self.follow_settings.poll_max_seconds * 4)
+        return order
 
     async def _last_known(self, venue: Venue, request: OrderRequest) -> Order | None:
         try:
@@ -284,13 +323,12 @@ class Executor:
         except VenueError:
             return None
 
-    async def _fills(self, venue: Venue, request: OrderRequest) -> Sequence[Fill]:
+    async def _fills(self, venue: Venue, symbol: str, client_id: str) -> Sequence[Fill]:
         try:
-            return await venue.fills(request.symbol, client_id=request.client_id)
+            return await venue.fills(symbol, client_id=client_id)
         except VenueError as exc:
-            log.warning("fills_unavailable client_id=%s error=%s", request.client_id, exc)
+            log.warning("fills_unavailable client_id=%s error=%s", client_id, exc)
             return []
-
 
 def _step_end(outcome: Outcome) -> dict[str, Any]:
     """How a step ends in the journal. Only a final order or a definitive refusal closes
@@ -305,6 +343,15 @@ def _step_end(outcome: Outcome) -> dict[str, Any]:
         return {"state": "final", "result": result}
     return {"state": "sent", "result": result,
             "error_message": str(error) if error is not None else "not final"}
+
+
+def _time_left(order: Order) -> float:
+    """How long an order may still rest: a GTT order until its expiry (and a grace), any
+    other order not at all."""
+    if order.expire_at is None:
+        return 0.0
+    left = (order.expire_at - datetime.now(UTC)).total_seconds()
+    return max(0.0, left) + GTT_GRACE_SECONDS
 
 
 def _with_client_id(request: OrderRequest, client_id: str) -> OrderRequest:

@@ -145,7 +145,7 @@ async def test_restart_between_sent_and_final_reconciles_without_a_second_order(
 
     restarted = Executor(store, client_prefix="t1", follow=FAST)
     lines = await restarted.reconcile({"main": venue}, store.unfinished_steps(),
-                                      {action: "main"})
+                                      {action: "main"}, adopt=_nobody)
     assert lines == [f"main {APT} {client_id}: filled, filled 10 of 10"]
     assert store.unfinished_steps() == []
     assert store.get_order("main", client_id).order.state is OrderState.FILLED
@@ -184,3 +184,7 @@ async def test_an_outage_after_sending_leaves_the_step_open_for_the_next_start(
     assert not result.settled and outcome.error.code == "50026"
     assert [s.state for s in store.unfinished_steps()] == ["sent"]  # looked up at next start
     assert len(exchange.orders) == 1
+
+
+def _nobody(*order) -> None:
+    raise AssertionError(f"a final order is not handed on: {order}")

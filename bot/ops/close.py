@@ -22,6 +22,7 @@ from bot.closing import (
 from bot.domain import Position, Side
 from bot.ops.context import Context
 from bot.ops.events import CloseFinished
+from bot.ops.followups import Followups
 from bot.ops.refusal import Contracts, Refusal
 from bot.sizing import (
     HUNDRED,
@@ -80,8 +81,9 @@ Journaled = Callable[[int], None]
 
 
 class Closing:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, followups: Followups) -> None:
         self.ctx = ctx
+        self.followups = followups
 
     async def preview(self, position: Position, amount: Amount) -> ClosePlan:
         """What closing `amount` of the position would send now, and at what estimate."""
@@ -156,7 +158,18 @@ class Closing:
         except PositionBusy:
             raise Refusal("position_busy", symbol=position.symbol, side=position.side.value,
                           account=position.account) from None
-        ctx.store.update_action(action, state=result.state, result=result.summary())
+        unsettled = [o for o in result.outcomes if not o.settled]
+        if not unsettled:
+            ctx.store.update_action(action, state=result.state, result=result.summary())
+            return ClosedAction(action, result)
+        # An order still live (its cancel did not get through) is followed to its end in
+        # the background, which ends the action; one of unknown fate waits for the next
+        # start's look-up. Either way the action is not over yet.
+        ctx.store.update_action(action, result=result.summary())
+        steps = {st.client_id: st.id for st in ctx.store.action_with_steps(action).steps}
+        for outcome in unsettled:
+            if outcome.order is not None:
+                self.followups.adopt(venue, action, steps[outcome.client_id], outcome.order)
         return ClosedAction(action, result)
 
     def sent_anything(self, action: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.ops.close import Closing
 from bot.ops.context import Context
 from bot.ops.control import Control
+from bot.ops.followups import Followups
 from bot.ops.maintenance import Maintenance
 from bot.ops.position_log import PositionLog
 from bot.ops.positions import Positions
@@ -19,11 +20,12 @@ class Ops:
         self.ctx = ctx
         self.control = Control(ctx)
         self.positions = Positions(ctx)
-        self.closing = Closing(ctx)
+        self.followups = Followups(ctx)
+        self.closing = Closing(ctx, self.followups)
         self.take_profit = TakeProfit(ctx, self.closing)
         self.maintenance = Maintenance(ctx)
         self.watcher = Watcher(ctx, self.maintenance)
         self.position_log = PositionLog(ctx)
         self.status = Status(ctx, jobs)
-        self.recovery = Recovery(ctx, self.maintenance)
+        self.recovery = Recovery(ctx, self.maintenance, self.followups)
 

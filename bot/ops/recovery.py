@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from decimal import Decimal
 
 from bot.maintenance import MaintenancePlan
 from bot.ops.context import Context
 from bot.ops.events import JobFailed, MaintenanceNotResumed, Reconciled
+from bot.ops.followups import Followups, settle
 from bot.ops.maintenance import Maintenance
 from bot.rules.maintenance import Kind
 from db.records import ActionRecord, StepRecord
@@ -22,9 +22,10 @@ MAINTENANCE_KINDS = {k.value for k in Kind}
 
 
 class Recovery:
-    def __init__(self, ctx: Context, maintenance: Maintenance) -> None:
+    def __init__(self, ctx: Context, maintenance: Maintenance, followups: Followups) -> None:
         self.ctx = ctx
         self.maintenance = maintenance
+        self.followups = followups
         self._steps: list[StepRecord] = []
         self._actions: list[ActionRecord] = []
 
@@ -59,23 +60,8 @@ class Recovery:
         # maintenance stopped on an error may still have an order of unknown fate.
         owners = {st.action_id: ctx.store.action_with_steps(st.action_id) for st in steps}
         accounts = {a_id: a.account for a_id, a in owners.items() if a is not None}
-        lines = await ctx.executor.reconcile(ctx.venues, steps, accounts)
+        lines = await ctx.executor.reconcile(ctx.venues, steps, accounts,
+                                             self.followups.adopt)
         for action_id in {step.action_id for step in steps}:
-            action = ctx.store.action_with_steps(action_id)
-            if action is None or action.state.is_final:
-                continue
-            if {st.state for st in action.steps} & {"intended", "sent"}:
-                continue  # still unknown: the next start looks again
-            ctx.store.update_action(action_id, state=self._ended(action))
+            settle(ctx, action_id)  # those still open end when their last order does
         await ctx.publish(Reconciled(lines=lines))
-
-    def _ended(self, action: ActionRecord) -> str:
-        """How an action whose orders are all settled ended, by what filled of what it
-        meant to send (as a close that ran to its end says it: done, partial or failed)."""
-        orders = self.ctx.store.orders_for_action(action.id)
-        placed = {o.step_id for o in orders}
-        meant = sum((o.order.size for o in orders), Decimal(0)) + sum(
-            (Decimal(st.params.get("size") or 0) for st in action.steps
-             if st.id not in placed), Decimal(0))
-        filled = sum((o.order.filled_size for o in orders), Decimal(0))
-        return "done" if meant and filled >= meant else "partial" if filled else "failed"

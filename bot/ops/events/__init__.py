@@ -13,6 +13,7 @@ from bot.ops.events.actions import (
     MaintenanceFinished,
     MaintenanceNotResumed,
     MaintenanceProgress,
+    OrderSettled,
 )
 from bot.ops.events.base import (
     Event,
@@ -65,6 +66,7 @@ __all__ = [
     "MaintenanceFinished",
     "MaintenanceNotResumed",
     "MaintenanceProgress",
+    "OrderSettled",
     "Paused",
     "PositionChanged",
     "PositionEvent",

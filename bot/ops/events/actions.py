@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.domain import Order
 from bot.ops.events.base import Event, PositionEvent
 from db.records import Severity
 
@@ -104,3 +105,37 @@ class MaintenanceNotResumed(MaintenanceEvent):
 
     def message(self) -> str:
         return "interrupted by a restart while paused: offered with [Retry]"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderSettled(Event):
+    """An order followed in the background (still live when its close stopped waiting,
+    or found live at start) ended."""
+
+    name = "order_settled"
+    alert = "close"
+    where: tuple[str, str, str]  # (account, symbol, side)
+    order: Order
+    action: int
+    chat_id: int | None = None  # the action's own message, if a command started it
+    message_id: int | None = None
+
+    @property
+    def account(self) -> str:
+        return self.where[0]
+
+    @property
+    def symbol(self) -> str:
+        return self.where[1]
+
+    @property
+    def side(self) -> str:
+        return self.where[2]
+
+    @property
+    def action_id(self) -> int:
+        return self.action
+
+    def message(self) -> str:
+        o = self.order
+        return f"{o.client_id}: {o.state.value}, filled {o.filled_size} of {o.size}"

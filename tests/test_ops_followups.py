@@ -1,0 +1,101 @@
+"""Orders are never abandoned while live (issue 11, cases 1 and 5): a cancel that times
+out is retried, and an order still live when its close stopped waiting is followed in the
+background until the venue says what it became; at start, what a previous run left is
+reported at once and the orders still resting are followed on, not waited for."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from bot.domain import OrderState, Side
+from bot.ops.events import OrderSettled, Reconciled
+from bot.venues.base import RequestTimeout
+from tests.opskit import APT, D, make_config, make_rig
+
+FAST_MARKET = make_config(rules={"close": {"follow_timeout_seconds": 1}})
+
+
+def cancels_time_out(venue, times=None):
+    """The venue takes no cancel (`times` of them, or all): each request times out."""
+    cancel, calls = venue.cancel_order, []
+
+    async def timed_out(*args, **kwargs):
+        calls.append(1)
+        if times is None or len(calls) <= times:
+            raise RequestTimeout("cancel timed out", code="timeout", venue="paper")
+        return await cancel(*args, **kwargs)
+
+    venue.cancel_order = timed_out
+    return cancel, calls
+
+
+async def stuck_close(rig):
+    """main's APT long of 100; a market close of 40 that the venue accepts and never fills."""
+    rig.seed("main", APT, Side.LONG, "100")
+    rig.exchange.faults.never_fill(account="main")
+    [position] = await rig.ops.positions.find("APT", "main")
+    return position
+
+
+async def test_a_cancel_that_times_out_is_retried(store):
+    rig = make_rig(store, FAST_MARKET)
+    position = await stuck_close(rig)
+    _, calls = cancels_time_out(rig.venues["main"], times=2)
+
+    closed = await rig.ops.closing.close(position, D(40), kind="close", origin="command",
+                                         plan={})
+
+    [order] = rig.exchange.orders.values()
+    assert order.state is OrderState.CANCELED and len(calls) == 3
+    assert store.action_with_steps(closed.action).state.value == "failed"  # nothing filled
+    assert store.unfinished_steps() == []
+
+
+async def test_an_order_whose_cancel_never_gets_through_is_followed_to_its_end(store):
+    rig = make_rig(store, FAST_MARKET)
+    position = await stuck_close(rig)
+    cancel, _ = cancels_time_out(rig.venues["main"])
+
+    closed = await rig.ops.closing.close(position, D(40), kind="close", origin="command",
+                                         plan={})
+
+    # the close stopped waiting with its order live: the action is not over
+    assert store.action_with_steps(closed.action).state.value == "running"
+    assert [s.state.value for s in store.unfinished_steps()] == ["sent"]
+    rig.exchange.faults.never_fill(account="main", enabled=False)
+    rig.exchange.set_mark(APT, D("5"))  # it fills after all, later
+    [order] = rig.exchange.orders.values()
+    rig.venues["main"].cancel_order = cancel  # and the venue takes cancels again
+    await asyncio.wait_for(rig.ops.followups.settled(), 10)
+
+    [settled] = rig.of(OrderSettled, delivered=True)
+    assert settled.order.client_id == order.client_id and settled.order.state.is_final
+    action = store.action_with_steps(closed.action)
+    assert action.state.is_final and store.unfinished_steps() == []
+    assert len(rig.exchange.orders) == 1  # followed, never sent again
+
+
+async def test_at_start_a_resting_order_does_not_hold_up_the_report(store):
+    rig = make_rig(store, make_config(rules={"close": {"batches": 2}}))
+    rig.seed("main", APT, Side.LONG, "100")
+    rig.exchange.market.set_book(APT, bids=[], asks=[(D("5.01"), D(10))])  # nobody bids
+    [position] = await rig.ops.positions.find("APT", "main")
+
+    async def stopped(*args, **kwargs):
+        raise asyncio.CancelledError  # the bot stopped while following its two batches
+
+    rig.ctx.executor.follow = stopped
+    with contextlib.suppress(asyncio.CancelledError):
+        await rig.ops.closing.close(position, D(100), kind="close", origin="command", plan={})
+    again = rig.restart()
+    again.ops.recovery.take_stock()
+
+    await asyncio.wait_for(again.ops.recovery.run(), 5)  # no waiting for a GTT hour
+
+    [reconciled] = again.of(Reconciled, delivered=True)
+    assert [line.endswith("; followed until it ends") for line in reconciled.lines] == [
+        True, True]
+    assert again.of(OrderSettled) == []  # still resting, followed in the background
+    for task in list(again.ops.followups._tasks):
+        task.cancel()
