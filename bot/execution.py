@@ -34,7 +34,7 @@ class Journal(Protocol):
     """Where steps, orders and fills are recorded (db.repo.Store in the bot)."""
 
     def add_step(self, action_id: int, seq: int, kind: str, params: Mapping[str, Any],
-                 client_id: str | None = None) -> int: ...
+                 client_id: str | None = None, *, planned: bool = False) -> int: ...
 
     def update_step(self, step_id: int, **fields: Any) -> None: ...
 
@@ -141,6 +141,9 @@ class Executor:
         if step is None:
             step_id = self.journal.add_step(action_id, seq, kind, _params(request), client_id)
             already_sent = False
+        elif step.state == "planned":  # its first attempt: nothing to look up
+            step_id, already_sent = step.id, False
+            self.journal.update_step(step_id, state="intended")
         else:
             step_id, already_sent = step.id, True
         outcome = Outcome(client_id, request)
@@ -159,6 +162,16 @@ class Executor:
             self.journal.record_fills(venue.name, outcome.fills)
         self.journal.update_step(step_id, **_step_end(outcome))
         return outcome
+
+    def plan_steps(self, action_id: int, orders: Sequence[tuple[int, str, OrderRequest]]
+                   ) -> None:
+        """Journal every order an action will send, as (seq, kind, request), before the
+        first is sent: after a stop, what was never sent is known, not forgotten."""
+        for seq, kind, request in orders:
+            client_id = client_id_for(self.client_prefix, action_id, seq)
+            self.journal.add_step(action_id, seq, kind,
+                                  _params(_with_client_id(request, client_id)), client_id,
+                                  planned=True)
 
     async def reconcile(self, venues: Mapping[str, Venue], steps: Sequence[Any],
                         accounts: Mapping[int, str], adopt: Adopt) -> list[str]:

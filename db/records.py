@@ -47,6 +47,7 @@ class ActionState(StrEnum):
 
 
 class StepState(StrEnum):
+    PLANNED = "planned"  # journaled with its action's plan, not attempted yet: never sent
     INTENDED = "intended"  # journaled, maybe not sent: look the client id up on restart
     SENT = "sent"  # the venue accepted it; its outcome may still be unknown
     FINAL = "final"

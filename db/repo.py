@@ -129,11 +129,13 @@ class Store(ControlStore):
             row.updated_at = self._now()
 
     def add_step(self, action_id: int, seq: int, kind: str, params: Mapping[str, Any],
-                 client_id: str | None = None) -> int:
-        """Journal a step as *intended*, before anything is sent for it."""
+                 client_id: str | None = None, *, planned: bool = False) -> int:
+        """Journal a step as *intended*, before anything is sent for it; or as *planned*,
+        one of several the action will send, none of which was attempted yet."""
         now = self._now()
+        state = StepState.PLANNED if planned else StepState.INTENDED
         row = ActionStepRow(action_id=action_id, seq=seq, kind=kind, params=dict(params),
-                            client_id=client_id, state=StepState.INTENDED.value,
+                            client_id=client_id, state=state.value,
                             created_at=now, updated_at=now)
         with self._db.session() as s:
             s.add(row)

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 
 from bot.domain import OrderState, Side
-from bot.ops.events import OrderSettled, Reconciled
+from bot.ops.events import ActionSettled, Reconciled
 from bot.venues.base import RequestTimeout
 from tests.opskit import APT, D, make_config, make_rig
 
@@ -69,10 +69,10 @@ async def test_an_order_whose_cancel_never_gets_through_is_followed_to_its_end(s
     rig.venues["main"].cancel_order = cancel  # and the venue takes cancels again
     await asyncio.wait_for(rig.ops.followups.settled(), 10)
 
-    [settled] = rig.of(OrderSettled, delivered=True)
-    assert settled.order.client_id == order.client_id and settled.order.state.is_final
+    [settled] = rig.of(ActionSettled, delivered=True)
+    assert (settled.action, settled.kind, settled.meant) == (closed.action, "close", D(40))
     action = store.action_with_steps(closed.action)
-    assert action.state.is_final and store.unfinished_steps() == []
+    assert action.state.value == settled.state and store.unfinished_steps() == []
     assert len(rig.exchange.orders) == 1  # followed, never sent again
 
 
@@ -96,6 +96,54 @@ async def test_at_start_a_resting_order_does_not_hold_up_the_report(store):
     [reconciled] = again.of(Reconciled, delivered=True)
     assert [line.endswith("; followed until it ends") for line in reconciled.lines] == [
         True, True]
-    assert again.of(OrderSettled) == []  # still resting, followed in the background
+    assert again.of(ActionSettled) == []  # still resting, followed in the background
     for task in list(again.ops.followups._tasks):
         task.cancel()
+
+
+async def test_a_batch_close_stopped_after_two_batches_ends_partial_not_done(store):
+    """Issue 11, case 2: five batches of 20, two seconds apart; the bot stops once two were
+    sent (10 filled, the rest resting). After the restart the three never sent are known
+    from the journal, the two resting are followed to their end, and the action ends
+    partial with 10 of 100 — not done — and that is told."""
+    rig = make_rig(store, make_config(rules={"close": {"batches": 5,
+                                                        "batch_interval_seconds": "2"}}))
+    rig.seed("main", APT, Side.LONG, "100")
+    rig.exchange.market.set_book(APT, bids=[(D("4.99"), D(10))], asks=[(D("5.01"), D(10))])
+    [position] = await rig.ops.positions.find("APT", "main")
+    venue, executor = rig.venues["main"], rig.ctx.executor
+    place, sent = venue.place_order, []
+
+    async def stopped(*args, **kwargs):
+        raise asyncio.CancelledError  # what the stop does to the batches being followed
+
+    async def stops_after_two(request):
+        order = await place(request)
+        sent.append(request)
+        if len(sent) == 2:
+            closing_task.cancel()  # the process stops before the third batch
+        return order
+
+    venue.place_order, executor.follow = stops_after_two, stopped
+    closing_task = asyncio.create_task(rig.ops.closing.close(
+        position, D(100), kind="close", origin="command", plan={}, chat_id=77, message_id=5))
+    with contextlib.suppress(asyncio.CancelledError):
+        await closing_task
+    [action] = store.recent_actions()
+    assert [s.state.value for s in store.action_with_steps(action.id).steps] == [
+        "sent", "sent", "planned", "planned", "planned"]
+    again = rig.restart()
+    again.ops.recovery.take_stock()
+    await asyncio.wait_for(again.ops.recovery.run(), 10)
+    rig.clock.advance(2 * 3600)  # the two resting batches reach their good-till-time
+    rig.exchange.expire_due()
+    await asyncio.wait_for(again.ops.followups.settled(), 10)
+
+    assert [r.size for r in sent] == [D(20), D(20)] and len(rig.exchange.orders) == 2
+    [settled] = again.of(ActionSettled, delivered=True)
+    assert (settled.state, settled.filled, settled.meant) == ("partial", D(10), D(100))
+    assert (settled.chat_id, settled.message_id) == (77, 5)
+    steps = store.action_with_steps(action.id).steps
+    assert (store.action_with_steps(action.id).state.value,
+            [s.state.value for s in steps]) == (
+        "partial", ["final", "final", "skipped", "skipped", "skipped"])

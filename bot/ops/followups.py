@@ -3,7 +3,7 @@
 An order still live when its close stopped waiting (its cancel did not get through, the
 venue went quiet), or found live at start, is never abandoned: it is followed until the
 venue says what it became, its fills are journaled, its action ends by what filled, and
-the end is told (`OrderSettled`).
+the end is told (`ActionSettled`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from bot.domain import Order
 from bot.ops.context import Context
-from bot.ops.events import OrderSettled
+from bot.ops.events import ActionSettled
 from bot.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -42,21 +42,15 @@ class Followups:
         except Exception:  # the step stays open: the next start looks it up again
             log.exception("followup_failed client_id=%s", order.client_id)
             return
-        settle(self.ctx, action_id)
-        record = self.ctx.store.action_with_steps(action_id)
-        await self.ctx.publish(OrderSettled(
-            where=(venue.name, order.symbol, order.position_side.value), order=order,
-            action=action_id, chat_id=record.chat_id if record else None,
-            message_id=record.message_id if record else None))
+        await settle(self.ctx, action_id)
 
-
-def settle(ctx: Context, action_id: int) -> None:
+async def settle(ctx: Context, action_id: int) -> None:
     """End an action whose orders are all settled, by what filled of what it meant to
-    send (as a close that ran to its end says it: done, partial or failed)."""
+    send (as a close that ran to its end says it: done, partial or failed), and tell it."""
     action = ctx.store.action_with_steps(action_id)
     if action is None or action.state.is_final:
         return
-    if {st.state for st in action.steps} & {"intended", "sent"}:
+    if {st.state for st in action.steps} & {"planned", "intended", "sent"}:
         return  # an order still open or unknown: it ends when that one does
     orders = ctx.store.orders_for_action(action.id)
     placed = {o.step_id for o in orders}
@@ -66,3 +60,7 @@ def settle(ctx: Context, action_id: int) -> None:
     filled = sum((o.order.filled_size for o in orders), Decimal(0))
     state = "done" if meant and filled >= meant else "partial" if filled else "failed"
     ctx.store.update_action(action_id, state=state)
+    await ctx.publish(ActionSettled(
+        kind=action.kind, where=(action.account, action.symbol or "", action.side or ""),
+        action=action_id, state=state, filled=filled, meant=meant, chat_id=action.chat_id,
+        message_id=action.message_id))

@@ -53,8 +53,16 @@ class Recovery:
                     await ctx.publish(JobFailed(job=f"recovery of action {action.id}",
                                                 problem=f"{type(result).__name__}: {result}"))
         resumed = {a.id for a in maintenance}
+        others = [a for a in self._actions if a.kind not in MAINTENANCE_KINDS]
+        for action in others:  # orders it planned but never began to send
+            for step in action.steps:
+                if step.state == "planned":
+                    ctx.store.update_step(step.id, state="skipped",
+                                          error_message="never sent: the bot stopped first")
         steps = [st for st in self._steps if st.action_id not in resumed]
         if not steps:
+            for action in others:
+                await settle(ctx, action.id)
             return
         # Every step's own action says its account, whatever state the action is in: a
         # maintenance stopped on an error may still have an order of unknown fate.
@@ -62,6 +70,6 @@ class Recovery:
         accounts = {a_id: a.account for a_id, a in owners.items() if a is not None}
         lines = await ctx.executor.reconcile(ctx.venues, steps, accounts,
                                              self.followups.adopt)
-        for action_id in {step.action_id for step in steps}:
-            settle(ctx, action_id)  # those still open end when their last order does
         await ctx.publish(Reconciled(lines=lines))
+        for action_id in sorted({step.action_id for step in steps} | {a.id for a in others}):
+            await settle(ctx, action_id)  # those still open end when their last order does

@@ -7,13 +7,13 @@ resolved, jobs, start and stop, the position log, the control plane).
 """
 
 from bot.ops.events.actions import (
+    ActionSettled,
     CloseFinished,
     MaintenanceBusy,
     MaintenanceEvent,
     MaintenanceFinished,
     MaintenanceNotResumed,
     MaintenanceProgress,
-    OrderSettled,
 )
 from bot.ops.events.base import (
     Event,
@@ -49,6 +49,7 @@ from bot.ops.events.system import (
 )
 
 __all__ = [
+    "ActionSettled",
     "BotStarted",
     "BotStopped",
     "CloseFinished",
@@ -66,7 +67,6 @@ __all__ = [
     "MaintenanceFinished",
     "MaintenanceNotResumed",
     "MaintenanceProgress",
-    "OrderSettled",
     "Paused",
     "PositionChanged",
     "PositionEvent",

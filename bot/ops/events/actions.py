@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from bot.domain import Order
 from bot.ops.events.base import Event, PositionEvent
 from db.records import Severity
 
@@ -108,17 +108,24 @@ class MaintenanceNotResumed(MaintenanceEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class OrderSettled(Event):
-    """An order followed in the background (still live when its close stopped waiting,
-    or found live at start) ended."""
+class ActionSettled(Event):
+    """An action ended after nobody was waiting for it any more: its last order, followed
+    in the background, ended, or a restart found how it ended (what was never sent
+    included). Told in the alert chats, and in the action's own message if it has one."""
 
-    name = "order_settled"
-    alert = "close"
+    name = "action_settled"
+    kind: str  # the action's kind: close, take_profit, hedge
     where: tuple[str, str, str]  # (account, symbol, side)
-    order: Order
     action: int
-    chat_id: int | None = None  # the action's own message, if a command started it
+    state: str  # done | partial | failed
+    filled: Decimal  # contracts
+    meant: Decimal  # contracts the action set out to close
+    chat_id: int | None = None
     message_id: int | None = None
+
+    @property
+    def alert(self) -> str:  # type: ignore[override]
+        return self.kind if self.kind in ("close", "take_profit", "hedge") else "system"
 
     @property
     def account(self) -> str:
@@ -137,5 +144,4 @@ class OrderSettled(Event):
         return self.action
 
     def message(self) -> str:
-        o = self.order
-        return f"{o.client_id}: {o.state.value}, filled {o.filled_size} of {o.size}"
+        return f"{self.kind} {self.state}: filled {self.filled} of {self.meant}"
