@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import traceback
 
 from bot.config import ConfigError, load_config
 
@@ -26,15 +27,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from bot.app import BotApp, StartupError, configure_logging
+    from bot.secrecy import config_secrets
 
-    configure_logging(console=config.is_demo)
+    scrub = configure_logging(console=config.is_demo, secrets=config_secrets(config))
+    app: BotApp | None = None
     try:
-        app = BotApp.for_config(config)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a terminal user stops it
+            app = BotApp.for_config(config)
+            asyncio.run(app.serve())
     except StartupError as exc:
-        print(f"cannot start: {exc}", file=sys.stderr)
+        print(scrub(" ".join(f"cannot start: {exc}".split())), file=sys.stderr)
         return 1
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a terminal user stops it
-        asyncio.run(app.serve())
+    except Exception as exc:
+        if app is not None and app.ready.is_set():
+            logging.getLogger("bot").critical("crashed", exc_info=True)  # scrubbed
+            return 1
+        # Start-up failures are one line, also the unforeseen ones; where it was raised
+        # stands in for the traceback.
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        line = f"cannot start: {type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})"
+        print(scrub(" ".join(line.split())), file=sys.stderr)
+        return 1
     return 0
 
 

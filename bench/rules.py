@@ -72,8 +72,8 @@ async def venue_calls_per_run() -> dict[str, list[str]]:
 
     from bot.execution import Executor
     from bot.ops.close import Closing
-    from bot.ops.followups import Followups
     from bot.ops.context import Context
+    from bot.ops.followups import Followups
     from bot.ops.take_profit import TakeProfit
     from bot.venues.paper import PaperVenue, open_paper_exchange
     from db import Database, Store

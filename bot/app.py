@@ -8,34 +8,42 @@ import logging
 import secrets
 import signal
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from bot.config import Config
 from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.ops.context import Context
 from bot.ops.ops import Ops
+from bot.secrecy import SecretScrubber
 from bot.venues.base import Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
 from db.repo import Store
-from db.session import Database
+from db.session import Database, DriverMissing
 from handlers import commands
 from handlers.alerts import Alerter
 from handlers.common import SERVICES_KEY, Services
 from handlers.console import ConsoleChat
 from handlers.local_chat import LocalChat
 from handlers.local_transport import local_application_builder
+from handlers.telegram_limits import FittingBot
 from jobs.loops import schedule_loops
 from jobs.scheduler import Jobs
 
 log = logging.getLogger(__name__)
+# A Conflict from getUpdates this soon after polling began means another bot polled first.
+CONFLICT_WINDOW_SECONDS = 30
 
 
 def utcnow() -> datetime:
@@ -46,15 +54,24 @@ class StartupError(Exception):
     """Something in the set-up that stops the bot from starting; the message says what."""
 
 
-def configure_logging(*, console: bool) -> None:
+def configure_logging(*, console: bool, secrets: Iterable[str] = ()) -> SecretScrubber:
     """One line per event on stderr. In the console chat only warnings and errors, so the
-    chat on stdout stays readable."""
+    chat on stdout stays readable. `secrets` are masked in every record and traceback,
+    uncaught ones included; the returned scrubber masks them in any other text."""
     logging.basicConfig(
         level=logging.WARNING if console else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    scrubber = SecretScrubber(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(scrubber)
+    sys.excepthook = lambda *exc_info: log.critical("uncaught", exc_info=exc_info)
+    threading.excepthook = lambda args: log.critical(
+        "uncaught thread=%s", args.thread.name if args.thread else None,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
     # httpx logs every Bot API request at INFO: noise, and the URL carries the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return scrubber
 
 
 class BotApp:
@@ -67,7 +84,12 @@ class BotApp:
         self.clock = clock
         self.chat = chat
         self.ready = asyncio.Event()  # set once serving, the start notice sent
-        self.lock = InstanceLock(config.database.url)
+        self._refused = asyncio.Event()  # set when Telegram says another bot polls first
+        self._refusal: str | None = None
+        self._polling_since = 0.0
+        self.lock = InstanceLock(config.database.url, base_url=config.telegram.base_url, token=(
+            None if chat is not None or config.telegram.token is None
+            else config.telegram.token.get_secret_value()))
         try:
             self.db = Database(config.database.url)
             self.db.migrate()
@@ -77,11 +99,13 @@ class BotApp:
             self.venues, self.paper = build_venues(config, clock, base_dir)
             self.application = self._telegram()
             close = config.rules.close
-            executor = Executor(self.store, client_prefix=self._client_prefix(), follow=(
-                # the first wait after a rate limit or outage is one poll interval too
-                FollowSettings(timeout_seconds=close.follow_timeout_seconds,
-                               poll_seconds=float(close.follow_poll_seconds),
-                               backoff_seconds=float(close.follow_poll_seconds))))
+            executor = Executor(self.store, client_prefix=self._client_prefix(), clock=clock,
+                                follow=FollowSettings(
+                                    timeout_seconds=close.follow_timeout_seconds,
+                                    poll_seconds=float(close.follow_poll_seconds),
+                                    # the first wait after a rate limit or outage is one poll
+                                    backoff_seconds=float(close.follow_poll_seconds),
+                                    late_window_seconds=float(close.late_window_seconds)))
             ctx = Context.build(config, self.store, self.venues, executor, clock)
             self.executor, self.busy, self.pause, self.events = (
                 executor, ctx.busy, ctx.pause, ctx.events)
@@ -110,9 +134,14 @@ class BotApp:
             return cls(config, chat=chat)
         except (VenueSetupError, AlreadyRunning) as exc:
             raise StartupError(str(exc)) from None
+        except DriverMissing as exc:
+            raise StartupError(f"database {config.database.display_url}: {exc}") from None
         except SQLAlchemyError as exc:
             raise StartupError(f"database {config.database.display_url}: "
                                f"{type(exc).__name__}: {exc.__cause__ or exc}") from None
+        except OSError as exc:  # the data folder or a file in it cannot be made or written
+            raise StartupError(f"cannot write {exc.filename}: {exc.strerror}" if exc.filename
+                               else str(exc)) from None
 
     def _client_prefix(self) -> str:
         """This installation's prefix for client order ids, made once and kept."""
@@ -128,13 +157,15 @@ class BotApp:
             return local_application_builder(self.chat).concurrent_updates(True).build()
         token = self.config.telegram.token
         assert token is not None, "a token is required without a local chat"
-        builder = ApplicationBuilder().token(token.get_secret_value())
+        urls: dict[str, str] = {}
         if self.config.telegram.base_url:
             base = self.config.telegram.base_url.rstrip("/")
-            builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
-        # Queue and retry on 429 so no alert is lost to Telegram's flood limits (SPEC §11).
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=5))
-        return builder.concurrent_updates(True).build()
+            urls = {"base_url": base, "base_file_url": base.removesuffix("/bot") + "/file/bot"}
+        # Every text fitted to Telegram's limits (FittingBot); queue and retry on 429 so no
+        # alert is lost to Telegram's flood limits (SPEC §11).
+        bot = FittingBot(token.get_secret_value(), request=HTTPXRequest(connection_pool_size=256),
+                         rate_limiter=AIORateLimiter(max_retries=5), **urls)
+        return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 
     def _schedule(self) -> None:
         if self.paper is not None:
@@ -152,45 +183,78 @@ class BotApp:
 
     async def serve(self, stop: asyncio.Event | None = None, *, stdin: TextIO | None = None,
                     stdout: TextIO | None = None) -> None:
-        """Run until `stop` is set, or, in the console chat, until the input ends."""
+        """Run until `stop` is set, or, in the console chat, until the input ends. Telegram
+        refusing the start (the token, the Bot API out of reach, another bot polling with
+        this token) is a StartupError saying so in one line."""
+        try:
+            await self._serve(stop, stdin, stdout)
+        except TelegramError as exc:
+            if self.ready.is_set():
+                raise
+            raise StartupError(_telegram_refusal(exc, self.config.telegram.base_url)) from None
+        finally:
+            await self.close()
+        if self._refusal is not None:
+            raise StartupError(self._refusal)
+
+    async def _serve(self, stop: asyncio.Event | None, stdin: TextIO | None,
+                     stdout: TextIO | None) -> None:
         app = self.application
         # The console shows the start notice and the stop line too, not only the chat.
         console = ConsoleChat(self.chat, stdin, stdout) if (
             self.chat is not None and stop is None) else None
-        async with app:
-            await app.bot.set_my_commands(commands.bot_commands(self.config.language))
-            self.ops.recovery.take_stock()  # before any new command journals a step
-            await app.start()
-            if console is not None:
-                console.attach()
-            await self.ops.status.started()
-            # In the background, since a resumed order may take as long as the order; its
-            # maintenances hold their positions before the jobs' first run looks at them.
-            app.create_task(self.ops.recovery.run(), name="reconcile")
-            await asyncio.sleep(0)
-            self.jobs.start()
-            assert app.updater is not None
-            await app.updater.start_polling(
-                poll_interval=0, timeout=1 if self.chat is not None else 10,
-                allowed_updates=Update.ALL_TYPES)
-            self.ready.set()
+        announced = False
+        async with app:  # initialize asks getMe: where Telegram checks the token
             try:
-                if stop is not None:
-                    await stop.wait()
-                elif console is not None:
+                await app.bot.set_my_commands(commands.bot_commands(self.config.language))
+                self.ops.recovery.take_stock()  # before any new command journals a step
+                await app.start()
+                if console is not None:
+                    console.attach()
+                await self.ops.status.started()
+                announced = True
+                # In the background, since a resumed order may take as long as the order; its
+                # maintenances hold their positions before the jobs' first run looks at them.
+                app.create_task(self.ops.recovery.run(), name="reconcile")
+                await asyncio.sleep(0)
+                self.jobs.start()
+                assert app.updater is not None
+                self._polling_since = time.monotonic()
+                await app.updater.start_polling(
+                    poll_interval=0, timeout=1 if self.chat is not None else 10,
+                    allowed_updates=Update.ALL_TYPES, error_callback=self._polling_failed)
+                self.ready.set()
+                if console is not None:  # (no Telegram there, so no other poller either)
                     await console.run()
                 else:
-                    await _until_signalled()
+                    await _first_set(stop if stop is not None else _on_signals(),
+                                     self._refused)
             finally:
-                try:
-                    await self.ops.status.stopped()
-                except Exception:  # the stop notice must not keep the bot from stopping
-                    log.exception("stop_notice_failed")
+                if announced:
+                    try:
+                        await self.ops.status.stopped()
+                    except Exception:  # the stop notice must not keep the bot from stopping
+                        log.exception("stop_notice_failed")
                 if console is not None:
                     console.detach()
-                await app.updater.stop()
-                await app.stop()
-                await self.close()
+                await self.ops.followups.stop()  # the next start looks their orders up
+                if app.updater is not None and app.updater.running:
+                    await app.updater.stop()
+                if app.running:
+                    await app.stop()
+
+    def _polling_failed(self, exc: TelegramError) -> None:
+        """PTB retries every polling error; one line each instead of its traceback. Two
+        pollers on one token make Telegram end the older poll with 409 Conflict, and the
+        older one's retry (PTB backs off up to 30 s) ends the newer one's: a Conflict in our
+        first CONFLICT_WINDOW_SECONDS means another bot was polling first, and this one
+        refuses to start. The bot already serving keeps polling; the newcomer gives way."""
+        if (isinstance(exc, Conflict)
+                and time.monotonic() - self._polling_since < CONFLICT_WINDOW_SECONDS):
+            self._refusal = _telegram_refusal(exc, self.config.telegram.base_url)
+            self._refused.set()
+        else:
+            log.warning("telegram_polling_failed %s: %s", type(exc).__name__, exc)
 
     async def close(self) -> None:
         for venue in self.venues.values():
@@ -199,9 +263,31 @@ class BotApp:
         self.lock.release()
 
 
-async def _until_signalled() -> None:
+def _on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _first_set(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+def _telegram_refusal(exc: TelegramError, base_url: str | None) -> str:
+    """Telegram refusing the start, in one line. Never the text of InvalidToken, which PTB
+    writes the token into."""
+    where = f"the Bot API at {base_url}" if base_url else "Telegram"
+    if isinstance(exc, InvalidToken):
+        return f"{where} rejected telegram.token (check it with @BotFather)"
+    if isinstance(exc, Conflict):
+        return f"another bot is polling {where} with this token ({exc.message})"
+    if isinstance(exc, NetworkError) and not isinstance(exc, BadRequest):  # TimedOut too
+        return f"cannot reach {where}: {exc.message}"
+    return f"{where} refused the start: {type(exc).__name__}: {exc.message}"

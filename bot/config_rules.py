@@ -133,6 +133,8 @@ class CloseSettings(_Section):
     book_levels: Annotated[NoBoolInt, Field(ge=1)] = 3
     follow_timeout_seconds: Seconds = 60
     follow_poll_seconds: Annotated[Decimal, Field(gt=0)] = Decimal(1)
+    # An order sent with an unknown outcome is looked up, never re-sent, this long.
+    late_window_seconds: Annotated[Decimal, Field(ge=0)] = Decimal(30)
 
 
 class GridSettings(_Section):

@@ -51,6 +51,13 @@ class Journal(Protocol):
 Adopt = Callable[[Venue, int, int, Order], None]
 
 
+class OrderFateUnknown(VenueUnavailable):
+    """An order sent with an unknown outcome is not at the venue, but could still land:
+    it is not sent again; the next start (or a retry past the late window) looks again."""
+
+    kind = "fate_unknown"
+
+
 class OrderLost(VenueError):
     """The venue never heard of an order we may have sent, after several look-ups."""
 
@@ -63,6 +70,9 @@ class FollowSettings:
     poll_seconds: float = 0.5  # first wait between look-ups; grows to poll_max_seconds
     poll_max_seconds: float = 5
     backoff_seconds: float = 1  # first wait after a rate limit or an outage
+    # How long an order sent with an unknown outcome (a timeout) may still land at the
+    # venue: it is looked up, never sent again, until this much time has passed.
+    late_window_seconds: float = 30
 
 
 @dataclass(slots=True)
@@ -120,11 +130,13 @@ def client_id_for(prefix: str, action_id: int, seq: int) -> str:
 class Executor:
     def __init__(self, journal: Journal, *, client_prefix: str,
                  follow: FollowSettings | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.journal = journal
         self.client_prefix = client_prefix
         self.follow_settings = follow or FollowSettings()
         self.sleep = sleep
+        self.clock = clock  # the journal's clock: steps are stamped with it
 
     # -- one order step --------------------------------------------------------------
 
@@ -140,16 +152,16 @@ class Executor:
         step = next((s for s in action.steps if s.seq == seq), None) if action else None
         if step is None:
             step_id = self.journal.add_step(action_id, seq, kind, _params(request), client_id)
-            already_sent = False
+            last_sent = None
         elif step.state == "planned":  # its first attempt: nothing to look up
-            step_id, already_sent = step.id, False
+            step_id, last_sent = step.id, None
             self.journal.update_step(step_id, state="intended")
         else:
-            step_id, already_sent = step.id, True
+            step_id, last_sent = step.id, step.updated_at
         outcome = Outcome(client_id, request)
         try:
-            order = await (self._find_or_place(venue, request) if already_sent
-                           else self._place(venue, request))
+            order = await (self._place(venue, request) if last_sent is None
+                           else self._find_or_place(venue, request, last_sent))
             self.journal.update_step(step_id, state="sent")
             self.journal.upsert_order(venue.name, order, action_id, step_id)
             outcome.order = await self.follow(venue, order, follow_timeout)
@@ -275,23 +287,41 @@ class Executor:
                 if attempt == PLACE_ATTEMPTS:
                     raise
             except VenueUnavailable as exc:
-                # The request may have landed: find it before even thinking of resending.
+                # The request may have landed, now or a while later: it is looked up, and
+                # never sent again while it still could land.
                 log.warning("order_outcome_unknown client_id=%s error=%s", request.client_id, exc)
-                try:
-                    return await self._lookup(venue, request.symbol, request.client_id)
-                except OrderLost:
-                    if attempt == PLACE_ATTEMPTS:
-                        raise
+                return await self._find_late(venue, request,
+                                             self.follow_settings.late_window_seconds)
             await self.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")
 
-    async def _find_or_place(self, venue: Venue, request: OrderRequest) -> Order:
+    async def _find_late(self, venue: Venue, request: OrderRequest, window: float) -> Order:
+        """Look an order of unknown fate up until `window` seconds have passed; not found
+        by then, it is of unknown fate still (OrderFateUnknown), never "lost"."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + window
+        while True:
+            try:
+                return await self._lookup(venue, request.symbol, request.client_id)
+            except OrderLost:
+                if loop.time() >= deadline:
+                    raise OrderFateUnknown(
+                        f"order {request.client_id} of unknown fate: not at the venue "
+                        f"{window:.0f} s after it was sent; not sent again",
+                        code="fate_unknown", venue=venue.venue) from None
+            await self.sleep(self.follow_settings.poll_max_seconds)
+
+    async def _find_or_place(self, venue: Venue, request: OrderRequest,
+                             last_sent: datetime) -> Order:
+        """A step journaled before: its order is looked up, until the late window since
+        it was last sent has passed. Only an order the venue still has not heard of by then
+        never landed, and is sent now (with the same client id)."""
+        waited = (self.clock() - last_sent).total_seconds()
+        window = max(0.0, self.follow_settings.late_window_seconds - waited)
         try:
-            return await self._lookup(venue, request.symbol, request.client_id)
-        except OrderLost:
-            # Journaled but never reached the venue (stopped between the two): sending it
-            # now with the same client id cannot duplicate it.
+            return await self._find_late(venue, request, window)
+        except OrderFateUnknown:
             return await self._place(venue, request)
 
     async def _lookup(self, venue: Venue, symbol: str, client_id: str) -> Order:

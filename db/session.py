@@ -22,6 +22,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from bot.secrecy import private_file, private_folder
 from db.types import to_decimal
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -54,6 +55,20 @@ def _is_memory_sqlite(url: URL) -> bool:
     return database.startswith("file:") and "mode=memory" in database
 
 
+class DriverMissing(Exception):
+    """The URL names a database driver that is not installed."""
+
+
+def _private_sqlite_files(path: Path) -> None:
+    """The database, its folder and SQLite's side files readable by the owner only: SQLite
+    creates the -wal, -shm and -journal files with the database file's mode."""
+    private_file(private_folder(path.parent) / path.name)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.chmod(0o600)
+
+
 class Database:
     """One engine plus the session factory and migration runner bound to it."""
 
@@ -68,10 +83,13 @@ class Database:
                 # that one connection, so it is no place for concurrent writers.
                 kwargs["poolclass"] = StaticPool
                 kwargs["connect_args"] = {"check_same_thread": False}
-            else:
-                Path(self.url.database or "").expanduser().parent.mkdir(
-                    parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, **kwargs)
+            elif not (self.url.database or "").startswith("file:"):
+                _private_sqlite_files(Path(self.url.database or "").expanduser().resolve())
+        try:
+            self.engine: Engine = create_engine(self.url, **kwargs)
+        except ImportError as exc:  # create_engine imports the driver
+            raise DriverMissing(f"the driver for {self.url.drivername} is not installed "
+                                f"({exc})") from None
         if self.is_sqlite:
             self._configure_sqlite(self.engine, wal=not _is_memory_sqlite(self.url))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -36,6 +36,13 @@ class Alerter:
         if isinstance(event, ev.MaintenanceEvent):
             await self._maintenance(event)
             return
+        if isinstance(event, ev.ActionSettled):
+            text = _settled(s, event)
+            if event.pushed:
+                await self._send(event, text)
+            if event.chat_id is not None and event.message_id is not None:
+                await self._edit(event.chat_id, event.message_id, text)
+            return
         if isinstance(event, ev.WatcherAlerted):
             if event.mode == "ask":
                 await self._send(event, _watcher_text(s, event.position),
@@ -81,17 +88,19 @@ class Alerter:
     async def _show(self, event: ev.MaintenanceEvent, text: str,
                     markup: InlineKeyboardMarkup | None = None) -> None:
         """Edit the action's report message, if it has one."""
-        if event.chat_id is None or event.message_id is None:
-            return
+        if event.chat_id is not None and event.message_id is not None:
+            await self._edit(event.chat_id, event.message_id, text, markup)
+
+    async def _edit(self, chat_id: int, message_id: int, text: str,
+                    markup: InlineKeyboardMarkup | None = None) -> None:
         try:
-            await self.bot.edit_message_text(text, chat_id=event.chat_id,
-                                             message_id=event.message_id, reply_markup=markup)
+            await self.bot.edit_message_text(text, chat_id=chat_id, message_id=message_id,
+                                             reply_markup=markup)
         except TelegramError as exc:
             # A report that cannot be shown (deleted message, Telegram down) must not stop
-            # the maintenance: the journal and the events table keep the record.
+            # the action: the journal and the events table keep the record.
             if "not modified" not in str(exc).lower():
-                log.warning("maintenance_report_not_shown chat_id=%s error=%s",
-                            event.chat_id, exc)
+                log.warning("report_not_shown chat_id=%s error=%s", chat_id, exc)
 
     async def _message(self, chat_id: int, text: str,
                        markup: InlineKeyboardMarkup | None) -> None:
@@ -116,6 +125,15 @@ class Alerter:
                 for choice in ("maintain", "supermaintain", "skip")]])
 
         return buttons
+
+
+def _settled(s: Services, event: ev.ActionSettled) -> str:
+    account, symbol, side = event.where
+    what = s.text(f"settled_{event.kind}" if event.kind in ("take_profit", "hedge")
+                  else "settled_close")
+    return s.text("action_settled", what=what, symbol=symbol, side=s.text(side) if side else "",
+                  account=account, state=s.text(f"settled_state_{event.state}"),
+                  filled=fmt_plain(event.filled), meant=fmt_plain(event.meant))
 
 
 def _watcher_text(s: Services, p: Position) -> str:

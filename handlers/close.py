@@ -74,7 +74,8 @@ async def _confirmation(s: Services, user_id: int, chat_id: int, position: Posit
     plan = await s.ops.closing.preview(position, amount)
     token = s.store.create_confirmation(user_id, chat_id, "close", {
         "account": position.account, "symbol": position.symbol, "side": position.side.value,
-        "size": str(plan.size)}, ttl_seconds=s.config.telegram.confirm_timeout_seconds)
+        "size": str(plan.size), "price": str(plan.estimated_price)},
+        ttl_seconds=s.config.telegram.confirm_timeout_seconds)
     text = s.text("close_confirm", symbol=position.symbol, side=s.text(position.side.value),
                   account=position.account, size=s.size(plan.size, position.instrument),
                   held=s.size(position.size, position.instrument),
@@ -117,11 +118,29 @@ async def execute(s: Services, message: object, user_id: int, payload: dict) -> 
         position, result = await s.ops.closing.run_command(
             payload["account"], payload["symbol"], side, size, requested_by=user_id,
             chat_id=message.chat_id, message_id=message.message_id, plan=payload,
-            started=started, progress=progress)
+            started=started, progress=progress,
+            confirmed_price=Decimal(payload["price"]) if payload.get("price") else None)
+    except Refusal as exc:
+        if exc.key == "estimate_moved":  # ask again, with today's estimate
+            await _ask_again(s, message, user_id, payload, exc)
+        else:
+            await edit(message, s.refusal(exc))
+        return
+    await edit(message, close_report(s, position, result))
+
+
+async def _ask_again(s: Services, message: Message, user_id: int, payload: dict,
+                     moved: Refusal) -> None:
+    try:
+        [position] = await s.ops.positions.find(payload["symbol"], payload["account"],
+                                                Side(payload["side"]))
+        text, markup = await _confirmation(s, user_id, message.chat_id, position,
+                                           Amount("contracts", Decimal(payload["size"])))
     except Refusal as exc:
         await edit(message, s.refusal(exc))
         return
-    await edit(message, close_report(s, position, result))
+    await edit(message, s.reason(moved) + "\n\n" + text, markup)
+    s.store.attach_message(token_of(markup), message.message_id)
 
 
 def _names(s: Services, p: Position) -> dict[str, object]:

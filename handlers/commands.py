@@ -31,10 +31,12 @@ COMMANDS = {
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
     app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-1)
+    # Only a new message is a command (the gate stops the rest first; this holds without it).
+    new = filters.UpdateType.MESSAGE
     for name, callback in COMMANDS.items():
-        app.add_handler(CommandHandler(name, callback))
-    app.add_handler(CallbackQueryHandler(buttons.on_button, pattern=r"^(cf|cx|cs|wa):"))
-    app.add_handler(MessageHandler(filters.ALL, basic.unknown))
+        app.add_handler(CommandHandler(name, callback, filters=new))
+    app.add_handler(CallbackQueryHandler(buttons.on_button))  # every press: it parses strictly
+    app.add_handler(MessageHandler(new, basic.unknown))
     app.add_error_handler(gate.on_error)
 
 

@@ -1,6 +1,7 @@
-"""Runs before every handler: only configured users get through, and commands sent while
-the bot was down are not executed late. Also the error handler: brief to the user,
-detailed in the log and the events table."""
+"""The gate, both ways. In: runs before every handler; only what is said to the bot is
+looked at, only configured users get through, only a new message can be a command (an
+edit is told it is not), and commands sent while the bot was down are not executed late.
+Also the error handler: brief to the user, detailed in the log and the events table."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from handlers.common import reply, services
+from handlers.telegram_limits import fit
 
 log = logging.getLogger(__name__)
 
-
+ECHO = 100  # characters of the user's own text a notice repeats
 def _said(update: Update) -> str:
     if update.callback_query is not None:
         return f"[button] {update.callback_query.data}"
@@ -24,6 +26,10 @@ def _said(update: Update) -> str:
 async def gatekeeper(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not isinstance(update, Update):
         return
+    if update.message is None and update.edited_message is None and update.callback_query is None:
+        # Not said to the bot: a post in a channel or in a business chat the bot serves, a
+        # reaction, a member change. Nothing runs and nobody is answered.
+        raise ApplicationHandlerStop
     s = services(context)
     user = update.effective_user
     if user is None or user.id not in s.config.telegram.allowed_user_ids:
@@ -35,14 +41,21 @@ async def gatekeeper(update: object, context: ContextTypes.DEFAULT_TYPE) -> None
             await reply(update, context, "unauthorized")
         raise ApplicationHandlerStop
 
-    message = update.message
+    # A message, new or edited, is as old as its last writing. (A button press is not
+    # dated: its message is the bot's own, as old as the prompt.)
+    message = update.message or update.edited_message
     max_age = s.config.telegram.drop_updates_older_than_seconds
-    if message is not None and message.date is not None and max_age:
-        age = (s.clock() - message.date).total_seconds()
+    if message is not None and max_age:
+        age = (s.clock() - (message.edit_date or message.date)).total_seconds()
         if age > max_age:
             await s.ops.control.dropped_stale(_said(update), int(age))
-            await reply(update, context, "stale_update", text=_said(update), age=int(age))
+            await reply(update, context, "stale_update", text=fit(_said(update), ECHO),
+                        age=int(age))
             raise ApplicationHandlerStop
+    if update.edited_message is not None:
+        # Only a new message is a command: an edit is told so (sending again is one tap).
+        await reply(update, context, "edit_not_executed")
+        raise ApplicationHandlerStop
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

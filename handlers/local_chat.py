@@ -65,11 +65,7 @@ class LocalChat:
         """Enqueue a text message from the user (or another user); returns its update_id."""
         user = self._user(user_id)
         message: JSON = {"message_id": next(self._message_ids), "date": int(time.time()),
-                         "chat": self._chat(user["id"]), "from": user, "text": text}
-        if text.startswith("/"):
-            command = text.split(maxsplit=1)[0]  # entity lengths count UTF-16 code units
-            length = len(command.encode("utf-16-le")) // 2
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+                         "chat": self._chat(user["id"]), "from": user, **self._text_fields(text)}
         self.messages[message["message_id"]] = message
         self._record(ChatEvent("said", text, [], message["message_id"], user["id"]))
         return self._enqueue({"message": message})
@@ -94,13 +90,37 @@ class LocalChat:
                               + ", ".join(f"[{i}] {label}" for i, label in enumerate(labels, 1)))
         if "callback_data" not in button:
             raise LookupError(f"button {button['text']!r} is not a callback button: {button}")
+        return self._query(message, button["text"], button["callback_data"], user_id)
+
+    async def press_data(self, data: str | None, message_id: int | None = None,
+                         user_id: int | None = None) -> int:
+        """Press with callback data of our own, as a modified client can (None: a query
+        without data), on the latest keyboard's message or `message_id`; returns the
+        update_id of the callback query."""
+        message = (self.messages.get(message_id) if message_id is not None
+                   else self._latest_keyboard_message())
+        if message is None:
+            raise LookupError(f"no message {message_id} to press on" if message_id is not None
+                              else "no inline keyboard in the chat to press on")
+        return self._query(message, f"[data] {data!r}", data, user_id)
+
+    async def edit(self, message_id: int, text: str, user_id: int | None = None) -> int:
+        """The user edits their message `message_id` to `text`; returns the update_id of
+        the edited_message update."""
         user = self._user(user_id)
-        query_id = str(next(self._query_ids))
-        self._open_queries.add(query_id)
-        self._record(ChatEvent("pressed", button["text"], [], message["message_id"], user["id"]))
-        return self._enqueue({"callback_query": {
-            "id": query_id, "from": user, "chat_instance": str(message["chat"]["id"]),
-            "data": button["callback_data"], "message": copy.deepcopy(message)}})
+        message = self.messages.get(message_id)
+        if message is None or message["from"]["id"] != user["id"]:
+            raise LookupError(f"no message {message_id} of user {user['id']} to edit")
+        message.pop("entities", None)
+        message.update(self._text_fields(text), edit_date=int(time.time()))
+        self._record(ChatEvent("revised", text, [], message_id, user["id"]))
+        return self._enqueue({"edited_message": copy.deepcopy(message)})
+
+    async def inject(self, payload: JSON) -> int:
+        """An update of a kind the chat does not model (a channel post, a business
+        message): `payload` is the update without its update_id; returns the update_id."""
+        self._record(ChatEvent("injected", json.dumps(payload)))
+        return self._enqueue(copy.deepcopy(payload))
 
     @property
     def choices(self) -> list[str]:
@@ -263,12 +283,35 @@ class LocalChat:
         if query_id not in self._open_queries:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired "
                                 "or query ID is invalid")
+        if len(str(p.get("text") or "")) > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         self._open_queries.discard(query_id)
         if p.get("text"):
             self._record(ChatEvent("answer", str(p["text"])))
         return True
 
     # ----- helpers ----------------------------------------------------------------------
+    @staticmethod
+    def _text_fields(text: str) -> JSON:
+        """A user message's text, and its command entity when it starts with one."""
+        if not text.startswith("/"):
+            return {"text": text}
+        command = text.split(maxsplit=1)[0]  # entity lengths count UTF-16 code units
+        length = len(command.encode("utf-16-le")) // 2
+        return {"text": text, "entities": [{"type": "bot_command", "offset": 0,
+                                             "length": length}]}
+
+    def _query(self, message: JSON, label: str, data: str | None, user_id: int | None) -> int:
+        user = self._user(user_id)
+        query_id = str(next(self._query_ids))
+        self._open_queries.add(query_id)
+        self._record(ChatEvent("pressed", label, [], message["message_id"], user["id"]))
+        query: JSON = {"id": query_id, "from": user, "chat_instance": str(message["chat"]["id"]),
+                       "message": copy.deepcopy(message)}
+        if data is not None:
+            query["data"] = data
+        return self._enqueue({"callback_query": query})
+
     def _user(self, user_id: int | None) -> JSON:
         if user_id is None:
             return self.user

@@ -15,7 +15,8 @@ _HTML_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span"
 
 @dataclass
 class ChatEvent:
-    """One line of the transcript. kind: said|pressed (user), sent|edited|photo|deleted|answer."""
+    """One line of the transcript. kind: said|revised|pressed|injected (user: a message,
+    an edit of one, a button, any other update), sent|edited|photo|deleted|answer (bot)."""
 
     kind: str
     text: str

@@ -13,6 +13,7 @@ from telegram.request import BaseRequest, RequestData
 
 from handlers.local_chat import LocalChat
 from handlers.local_chat_format import JSON
+from handlers.telegram_limits import FittingBot
 
 
 class LocalChatRequest(BaseRequest):
@@ -63,7 +64,8 @@ class LocalChatApplication(Application):  # type: ignore[type-arg]
 
 
 def local_application_builder(chat: LocalChat) -> ApplicationBuilder:  # type: ignore[type-arg]
-    """An ApplicationBuilder wired to `chat`; add handlers/settings and call .build()."""
-    return (ApplicationBuilder().token("local")
-            .request(LocalChatRequest(chat)).get_updates_request(LocalChatRequest(chat))
-            .application_class(LocalChatApplication, {"chat": chat}))
+    """An ApplicationBuilder wired to `chat`, with the bot's own FittingBot as in
+    production; add handlers/settings and call .build()."""
+    bot = FittingBot("local", request=LocalChatRequest(chat),
+                     get_updates_request=LocalChatRequest(chat))
+    return ApplicationBuilder().bot(bot).application_class(LocalChatApplication, {"chat": chat})

@@ -22,6 +22,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "stale_update": "机器人离线期间收到的命令未执行：{text}（{age} 秒前）。"
                         "如仍需要，请重新发送。",
         "unknown_command": "未知命令：{text}\n发送 /help 查看全部命令。",
+        "edit_not_executed": "修改过的消息不会被执行：如需要，请把命令作为新消息重新发送。",
         "internal_error": "处理命令时出错（{kind}），详情已记录。没有下任何单。",
         "usage": "用法：{usage}",
         "bad_argument": "{reason}\n用法：{usage}",
@@ -82,6 +83,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm_already_used": "这个按钮已经处理过了。",
         "confirm_wrong_user": "这个按钮属于另一位用户。",
         "confirm_unknown": "找不到这个确认：没有下任何单。",
+        "button_invalid": "无效的按钮：没有执行任何操作。",
         "position_changed": "持仓已变化：{reason}。没有下任何单。",
         "close_running": "⏳ 正在平仓 {symbol} {side}（{account}）：{size}…",
         "close_progress": "⏳ 正在平仓 {symbol} {side}（{account}）：{done}/{orders} 笔订单已结束，"
@@ -149,6 +151,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "button_maintain": "维护", "button_supermaintain": "超级维护", "button_skip": "跳过",
         "bad_past_ladder_auto": "已维护 {count} 次，超出阶梯：需要人工确认",
         "bad_maintenance_finished": "这次维护已经完成：没有下任何单。",
+        "bad_estimate_moved": "确认后预估价格变动了 {moved}%（{was} → {now}），预估盈亏现在约 {pnl}。没有下任何单，请重新确认：",
+        "action_settled": "🔁 {what} {symbol} {side}（{account}）已结束：{state}，平仓 {filled} / {meant} 张。",
+        "settled_close": "平仓", "settled_take_profit": "止盈平仓", "settled_hedge": "对冲平仓",
+        "settled_state_done": "全部成交", "settled_state_partial": "部分成交",
+        "settled_state_failed": "没有成交",
         "position_busy": "{symbol} {side}（{account}）正在执行另一个操作：没有下任何单。",
         "maintenance_paused": "⏸ {symbol} {side}（{account}）的维护因重启中断，机器人处于暂停状态，未自动继续。准备好后点重试。",
         "changed_gone": "{account} 上已没有 {symbol} {side} 持仓",
@@ -184,6 +191,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "stale_update": "A command sent while the bot was offline was not executed: {text} "
                         "({age} s ago). Send it again if you still want it.",
         "unknown_command": "Unknown command: {text}\nSend /help for every command.",
+        "edit_not_executed": "Edited messages are not executed: send the command again as a "
+                             "new message if you want it.",
         "internal_error": "Something went wrong handling that ({kind}); the details are "
                           "logged. No order was placed.",
         "usage": "Usage: {usage}",
@@ -247,6 +256,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "confirm_already_used": "Already handled.",
         "confirm_wrong_user": "This button belongs to another user.",
         "confirm_unknown": "Unknown confirmation: nothing was sent.",
+        "button_invalid": "Not a valid button: nothing was done.",
         "position_changed": "The position changed: {reason}. Nothing was sent.",
         "close_running": "⏳ Closing {symbol} {side} on {account}: {size}…",
         "close_progress": "⏳ Closing {symbol} {side} on {account}: {done}/{orders} orders "
@@ -317,6 +327,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "button_maintain": "Maintain", "button_supermaintain": "Super maintain", "button_skip": "Skip",
         "bad_past_ladder_auto": "maintained {count} times, past the ladder: a person must confirm",
         "bad_maintenance_finished": "This maintenance has finished already: nothing was sent.",
+        "bad_estimate_moved": "The estimate moved {moved}% since you confirmed ({was} → {now}); the PnL is now about {pnl}. Nothing was sent: confirm again:",
+        "action_settled": "🔁 {what} of {symbol} {side} on {account} has ended: {state}, {filled} of {meant} ct closed.",
+        "settled_close": "Close", "settled_take_profit": "Take-profit close",
+        "settled_hedge": "Hedge close",
+        "settled_state_done": "done", "settled_state_partial": "partly filled",
+        "settled_state_failed": "nothing filled",
         "position_busy": "{symbol} {side} on {account} is busy with another action: nothing was sent.",
         "maintenance_paused": "⏸ The maintenance of {symbol} {side} on {account} was interrupted by a restart and, the bot being paused, not resumed. Press Retry when ready.",
         "changed_gone": "no {symbol} {side} position on {account} any more",

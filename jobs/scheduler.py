@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 JobFunc = Callable[[], Awaitable[None]]
 FIRST_RUN_DELAY = 0.2  # seconds after start for jobs that should run at once
+MAX_PROBLEMS_KEPT = 50  # per job: failures whose text varies must not grow memory forever
 
 
 class Jobs:
@@ -33,6 +34,7 @@ class Jobs:
         self.on_success: Callable[[str], Awaitable[None]] | None = None
         self._jobs: dict[str, tuple[JobFunc, JobStatus]] = {}
         self._first: dict[str, float | None] = {}
+        self._failures: dict[str, dict[str, int]] = {}  # job -> problem -> repeats logged
 
     def add(self, name: str, interval_seconds: float, func: JobFunc, *,
             pausable: bool = True, first: float | None = None) -> None:
@@ -68,6 +70,25 @@ class Jobs:
             result.append(status)
         return result
 
+    def _log_failure(self, name: str, exc: Exception, error: str) -> None:
+        """The traceback once per problem per job, a one-line warning for each repeat: a
+        job failing every run (a bad key) must not bury the log in identical tracebacks."""
+        # The same problem as for the alerts (bot/ops/status.py): a venue error by its code,
+        # since its text may carry ids or times; anything else by its type and text.
+        code = getattr(exc, "code", None)
+        problem = (f"{type(exc).__name__} {getattr(exc, 'venue', None)} {code}" if code
+                   else error)
+        seen = self._failures.setdefault(name, {})
+        if problem not in seen:
+            if len(seen) >= MAX_PROBLEMS_KEPT:
+                del seen[next(iter(seen))]  # the oldest
+            seen[problem] = 0
+            log.exception("job_failed name=%s", name)
+            return
+        seen[problem] += 1
+        log.warning("job_failed name=%s repeat=%d (traceback logged at the first) %s",
+                    name, seen[problem], " ".join(error.split()))
+
     async def _tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert context.job is not None
         await self._run(str(context.job.data))
@@ -85,7 +106,7 @@ class Jobs:
                 await self.on_success(name)
         except Exception as exc:  # a failing run must not kill the schedule
             status.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("job_failed name=%s", name)
+            self._log_failure(name, exc, status.last_error)
             if self.on_error is not None:
                 await self.on_error(name, exc)
         finally:

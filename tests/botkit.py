@@ -23,7 +23,8 @@ from tests.fakes.okx_accounts import credentials_of
 USER = 1001
 PAPER_STILL = {"random_walk_step": "0"}  # marks move only when the test sets them
 PAPER_EMPTY = {**PAPER_STILL, "demo_portfolio": False}  # and no demo positions either
-FAST_FOLLOW = {"follow_poll_seconds": "0.01"}  # rules.close: poll a sent order quickly
+FAST_FOLLOW = {"follow_poll_seconds": "0.01",  # rules.close: poll a sent order quickly
+               "late_window_seconds": "0.2"}
 
 
 def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str | None = None,

@@ -33,7 +33,7 @@ APT = "APT-USDT-SWAP"
 SOL = "SOL-USDT-SWAP"
 BTC = "BTC-USDT-SWAP"
 FOLLOW = FollowSettings(poll_seconds=0.01, backoff_seconds=0.01, timeout_seconds=5,
-                        poll_max_seconds=0.05)
+                        poll_max_seconds=0.05, late_window_seconds=0.2)
 START = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
 E = TypeVar("E", bound=Event)

@@ -66,6 +66,27 @@ async def test_close_25_percent_confirmed(tmp_path):
         assert (action.kind, action.state, action.requested_by) == ("close", "done", USER)
 
 
+async def test_a_close_is_asked_again_when_the_estimate_moved(tmp_path):
+    """Issue 11, case 4: confirmed at one estimate, the market then moves 11%: nothing is
+    sent, the question comes again with today's estimate; confirmed again, it closes."""
+    async with bot(tmp_path) as (app, chat):
+        exchange = app.paper.exchange
+        exchange.market.freeze()
+        [question] = await chat.ask("/close apt 25% sub1")
+        assert question.startswith("Close APT-USDT-SWAP long on sub1?")
+        exchange.set_mark(APT, exchange.market.mark(APT) * D("0.89"))
+
+        [again] = (await chat.choose("Confirm"))[-1:]
+
+        assert orders(app) == []
+        assert again.startswith("The estimate moved ")
+        assert "Nothing was sent: confirm again:\n\nClose APT-USDT-SWAP long on sub1?" in again
+        assert chat.choices == ["Confirm", "Cancel"]
+        await chat.choose("Confirm")
+        [order] = orders(app)
+        assert (order.size, order.reduce_only, order.state) == (D("15"), True, OrderState.FILLED)
+
+
 async def test_a_double_tap_executes_once(tmp_path):
     async with bot(tmp_path) as (app, chat):
         await chat.ask("/close APT 10 sub1")

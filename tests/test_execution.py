@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal as D
 
@@ -12,11 +13,13 @@ from bot.config_rules import CloseSettings
 from bot.domain import OrderRequest, OrderSide, OrderState, OrderType, Side, TimeInForce
 from bot.execution import Executor, FollowSettings, client_id_for
 from bot.sizing import close_size_for_percent
+from bot.venues.base import RequestTimeout
 from bot.venues.paper import PaperVenue
 from bot.venues.paper.demo import new_exchange
 
 APT = "APT-USDT-SWAP"
 FAST = FollowSettings(timeout_seconds=0.3, poll_seconds=0.01, poll_max_seconds=0.05,
+                      late_window_seconds=0.2,
                       backoff_seconds=0.01)
 
 
@@ -184,6 +187,56 @@ async def test_an_outage_after_sending_leaves_the_step_open_for_the_next_start(
     assert not result.settled and outcome.error.code == "50026"
     assert [s.state for s in store.unfinished_steps()] == ["sent"]  # looked up at next start
     assert len(exchange.orders) == 1
+
+
+
+def _late_landing(venue, lands_at_lookup):
+    """Every placement times out without reaching the venue at once; the first request
+    lands late, when the `lands_at_lookup`-th look-up is made (None: never)."""
+    place, lookup, sent, lookups = venue.place_order, venue.order_by_client_id, [], []
+
+    async def times_out(request):
+        sent.append(request)
+        raise RequestTimeout("no answer in time", code="timeout", venue="paper")
+
+    async def lands_late(symbol, client_id):
+        lookups.append(client_id)
+        if len(lookups) == lands_at_lookup:
+            await place(sent[0])
+        return await lookup(symbol, client_id)
+
+    venue.place_order, venue.order_by_client_id = times_out, lands_late
+    return sent
+
+
+OPEN = OrderRequest("", APT, OrderSide.BUY, Side.LONG, OrderType.MARKET, D("10"), D("6"),
+                    time_in_force=TimeInForce.IOC)
+LATE = replace(FAST, late_window_seconds=0.5)
+
+
+async def test_an_order_of_unknown_fate_is_not_sent_again_while_it_could_land(
+        store, exchange, venue):
+    """Issue 11, case 3: the open's answer times out and the venue has not heard of it for
+    a few look-ups; it lands later. Sent once: one open, not two."""
+    sent = _late_landing(venue, lands_at_lookup=7)
+    outcome = await Executor(store, client_prefix="t1", follow=LATE).order_step(
+        venue, new_action(store), 1, "open", OPEN)
+
+    assert len(sent) == 1 and len(exchange.orders) == 1
+    assert outcome.order is not None and outcome.filled_size == D(10)
+
+
+async def test_an_order_still_unknown_after_the_late_window_is_left_open_not_resent(
+        store, exchange, venue):
+    sent = _late_landing(venue, lands_at_lookup=None)
+    action = new_action(store)
+    outcome = await Executor(store, client_prefix="t1", follow=LATE).order_step(
+        venue, action, 1, "open", OPEN)
+
+    assert len(sent) == 1 and exchange.orders == {}
+    assert outcome.error.kind == "fate_unknown" and not outcome.settled
+    [step] = store.action_with_steps(action).steps
+    assert step.state == "sent"  # the next start looks it up again
 
 
 def _nobody(*order) -> None:

@@ -19,11 +19,11 @@ from bot.closing import (
     execute_close,
     plan_close,
 )
-from bot.domain import Position, Side
+from bot.domain import ZERO, Position, Side
 from bot.ops.context import Context
 from bot.ops.events import CloseFinished
 from bot.ops.followups import Followups
-from bot.ops.refusal import Contracts, Refusal
+from bot.ops.refusal import Contracts, Refusal, Usdt
 from bot.sizing import (
     HUNDRED,
     close_size_for_coin,
@@ -40,13 +40,15 @@ __all__ = ["Amount", "CloseMethod", "ClosePlan", "CloseResult", "Closing", "clos
 
 @dataclass(frozen=True, slots=True)
 class Amount:
-    """How much to close: `all`, a percentage of the position, or a coin amount."""
+    """How much to close: `all`, a percentage of the position, a coin amount, or an exact
+    number of contracts (a size confirmed before, asked again)."""
 
-    kind: str  # "all" | "percent" | "coin"
+    kind: str  # "all" | "percent" | "coin" | "contracts"
     value: Decimal = Decimal(0)
 
     def __str__(self) -> str:
-        return {"all": "all", "percent": f"{self.value}%"}.get(self.kind, str(self.value))
+        return {"all": "all", "percent": f"{self.value}%",
+                "contracts": f"{self.value} ct"}.get(self.kind, str(self.value))
 
 
 def close_size(position: Position, amount: Amount) -> Decimal:
@@ -54,6 +56,10 @@ def close_size(position: Position, amount: Amount) -> Decimal:
     inst = position.instrument
     if amount.kind == "all":
         return position.size
+    if amount.kind == "contracts":
+        if amount.value > position.size:
+            raise Refusal("changed_smaller", held=Contracts(position.size, inst))
+        return amount.value
     if amount.kind == "percent":
         if amount.value > HUNDRED:
             raise Refusal("percent_over", word=f"{amount.value}%")
@@ -99,9 +105,13 @@ class Closing:
     async def run_command(self, account: str, symbol: str, side: Side, size: Decimal, *,
                           requested_by: int, chat_id: int, message_id: int,
                           plan: dict[str, Any], started: Callable[[Position], Awaitable[None]],
-                          progress: Progress | None = None) -> tuple[Position, CloseResult]:
+                          progress: Progress | None = None,
+                          confirmed_price: Decimal | None = None
+                          ) -> tuple[Position, CloseResult]:
         """A confirmed `/close`: the position is read again first, since it may have moved
-        since the question; refused if it is gone or smaller than the size."""
+        since the question; refused if it is gone or smaller than the size, or if the
+        estimated price moved by more than the slippage allowed since it was confirmed
+        (`estimate_moved`: ask again)."""
         try:
             position = await held_position(self.ctx.venue(account), symbol, side)
         except VenueError as exc:
@@ -114,7 +124,7 @@ class Closing:
             closed = await self.close(position, size, kind="close", origin="command",
                                       plan=plan, requested_by=requested_by, chat_id=chat_id,
                                       message_id=message_id, started=started,
-                                      progress=progress)
+                                      progress=progress, confirmed_price=confirmed_price)
         except VenueError as exc:  # the book read, before anything was journaled or sent
             raise Refusal("venue_read_failed", error=str(exc)) from None
         await self.ctx.publish(CloseFinished(position=position, action=closed.action,
@@ -126,7 +136,8 @@ class Closing:
                     chat_id: int | None = None, message_id: int | None = None,
                     journaled: Journaled | None = None,
                     started: Callable[[Position], Awaitable[None]] | None = None,
-                    progress: Progress | None = None) -> ClosedAction:
+                    progress: Progress | None = None,
+                    confirmed_price: Decimal | None = None) -> ClosedAction:
         """The one close path. Holds the position while it runs (refused if another
         action holds it), reads the book before the action exists (a failed read leaves
         nothing half-started), journals the action, calls `journaled(action)` before any
@@ -138,6 +149,8 @@ class Closing:
             with ctx.busy.hold(key):
                 book = await venue.order_book(position.symbol, settings.book_levels)
                 close_plan = plan_close(position, size, book, settings, ctx.clock())
+                if confirmed_price is not None:
+                    _still_as_confirmed(close_plan, confirmed_price, settings.slippage_pct)
                 action = ctx.store.create_action(kind, position.account, position.symbol,
                                                  position.side.value, origin, plan,
                                                  requested_by=requested_by, chat_id=chat_id)
@@ -176,6 +189,15 @@ class Closing:
         """Did any order of the action reach (or maybe reach) the venue?"""
         record = self.ctx.store.action_with_steps(action)
         return record is not None and any(st.state != "failed" for st in record.steps)
+
+
+def _still_as_confirmed(plan: ClosePlan, confirmed: Decimal, slippage_pct: Decimal) -> None:
+    """The user confirmed an estimate; if the market moved it by more than the slippage
+    allowed, they are asked again rather than surprised."""
+    moved = abs(plan.estimated_price - confirmed) / confirmed * HUNDRED if confirmed else ZERO
+    if moved > slippage_pct:
+        raise Refusal("estimate_moved", was=confirmed, now=plan.estimated_price,
+                      moved=moved.quantize(Decimal("0.01")), pnl=Usdt(plan.estimated_pnl))
 
 
 class ActionFailed(Exception):

@@ -31,6 +31,13 @@ class Followups:
         self._tasks.add(task)  # a task nobody references may be collected mid-flight
         task.add_done_callback(self._tasks.discard)
 
+    async def stop(self) -> None:
+        """Stop following (the bot stops): each order's step stays open, and the next
+        start looks it up again."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def settled(self) -> None:
         """Until every adopted order ended (tests, and a clean stop that may wait)."""
         while self._tasks:
@@ -44,9 +51,10 @@ class Followups:
             return
         await settle(self.ctx, action_id)
 
-async def settle(ctx: Context, action_id: int) -> None:
+async def settle(ctx: Context, action_id: int, *, push: bool = True) -> None:
     """End an action whose orders are all settled, by what filled of what it meant to
-    send (as a close that ran to its end says it: done, partial or failed), and tell it."""
+    send (as a close that ran to its end says it: done, partial or failed), and tell it
+    (`push`: in the alert chats too, not only in the action's own message)."""
     action = ctx.store.action_with_steps(action_id)
     if action is None or action.state.is_final:
         return
@@ -63,4 +71,4 @@ async def settle(ctx: Context, action_id: int) -> None:
     await ctx.publish(ActionSettled(
         kind=action.kind, where=(action.account, action.symbol or "", action.side or ""),
         action=action_id, state=state, filled=filled, meant=meant, chat_id=action.chat_id,
-        message_id=action.message_id))
+        message_id=action.message_id, pushed=push))

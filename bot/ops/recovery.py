@@ -61,7 +61,7 @@ class Recovery:
                                           error_message="never sent: the bot stopped first")
         steps = [st for st in self._steps if st.action_id not in resumed]
         if not steps:
-            for action in others:
+            for action in others:  # no order to look up: nothing told yet
                 await settle(ctx, action.id)
             return
         # Every step's own action says its account, whatever state the action is in: a
@@ -72,4 +72,5 @@ class Recovery:
                                              self.followups.adopt)
         await ctx.publish(Reconciled(lines=lines))
         for action_id in sorted({step.action_id for step in steps} | {a.id for a in others}):
-            await settle(ctx, action_id)  # those still open end when their last order does
+            # told in the alert above; those still open end when their last order does
+            await settle(ctx, action_id, push=False)

@@ -122,6 +122,7 @@ class ActionSettled(Event):
     meant: Decimal  # contracts the action set out to close
     chat_id: int | None = None
     message_id: int | None = None
+    pushed: bool = True  # False: the start's `Reconciled` alert told it already
 
     @property
     def alert(self) -> str:  # type: ignore[override]

@@ -24,6 +24,7 @@ from bot.domain import (
     Side,
     TimeInForce,
 )
+from bot.secrecy import private_folder
 from bot.venues.paper.engine import PaperExchange
 from bot.venues.paper.ledger import PaperAccount, PaperPosition
 from bot.venues.paper.orders import PaperOrder
@@ -114,6 +115,11 @@ class PaperStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        # Readable by the owner only: saves write it 0600 (mkstemp), an older file may be
+        # wider, and so may the folder.
+        if self.path.exists():
+            self.path.chmod(0o600)
+            private_folder(self.path.parent)
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -123,7 +129,7 @@ class PaperStore:
             return load(json.load(fh), **engine_options)
 
     def save(self, ex: PaperExchange) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".paper-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -1,0 +1,49 @@
+"""Out: every text the bot sends fits Telegram's limits. `FittingBot` is the bot every
+send, edit and answer goes through, on the Bot API and in the local chat alike."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram.ext import ExtBot
+
+log = logging.getLogger(__name__)
+
+# Telegram's limits, in UTF-16 code units as Telegram counts them: a message text, a
+# caption, the notice of a button press.
+TEXT, CAPTION, NOTICE = 4096, 1024, 200
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` UTF-16 code units, else its start and "…"."""
+    if len(text.encode("utf-16-le")) <= 2 * limit:
+        return text
+    kept, units = [], 0
+    for char in text:
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
+
+
+class FittingBot(ExtBot):  # type: ignore[type-arg]
+    """The bot every send, edit and answer goes through (the Application's, so also each
+    message's and query's): a text over Telegram's limit is cut to fit and logged, never
+    refused by Telegram. Long reports are split before (handlers.common.split_message);
+    this is the guarantee for everything else. Every text is plain (no parse_mode), so a cut
+    cannot break markup."""
+
+    __slots__ = ()
+
+    async def _do_post(self, endpoint: str, data: dict[str, Any], **kwargs: Any) -> Any:
+        limits = {"text": NOTICE} if endpoint == "answerCallbackQuery" else {
+            "text": TEXT, "caption": CAPTION}
+        for key, limit in limits.items():
+            value = data.get(key)
+            if isinstance(value, str) and (fitted := fit(value, limit)) != value:
+                log.warning("text_cut endpoint=%s field=%s length=%d limit=%d",
+                            endpoint, key, len(value), limit)
+                data[key] = fitted
+        return await super()._do_post(endpoint, data, **kwargs)
