@@ -114,7 +114,7 @@ class BotApp:
             self.ops = Ops(ctx, self.jobs)
             self.jobs.on_error, self.jobs.on_success = (self.ops.status.job_failed,
                                                         self.ops.status.job_ran)
-            services = Services(config, self.ops, self.store, clock)
+            services = Services(config, self.ops, self.store, clock, started_at=clock())
             self.application.bot_data[SERVICES_KEY] = services
             self.events.subscribe(Alerter(services, self.application.bot).deliver)
             commands.register(self.application)

@@ -38,6 +38,7 @@ class Services:
     ops: Ops
     store: Store
     clock: Callable[[], datetime]
+    started_at: datetime  # this process's start: commands written long before it are stale
 
     def lang(self) -> str:
         return self.ops.control.language()

@@ -34,7 +34,8 @@ async def gatekeeper(update: object, context: ContextTypes.DEFAULT_TYPE) -> None
     user = update.effective_user
     if user is None or user.id not in s.config.telegram.allowed_user_ids:
         uid = user.id if user is not None else None
-        await s.ops.control.refused(uid, user.username if user else None, _said(update))
+        if not await s.ops.control.refused(uid, user.username if user else None, _said(update)):
+            raise ApplicationHandlerStop  # told already, or a flood: silence
         if update.callback_query is not None:
             await update.callback_query.answer(s.text("unauthorized"), show_alert=True)
         else:
@@ -42,12 +43,15 @@ async def gatekeeper(update: object, context: ContextTypes.DEFAULT_TYPE) -> None
         raise ApplicationHandlerStop
 
     # A message, new or edited, is as old as its last writing. (A button press is not
-    # dated: its message is the bot's own, as old as the prompt.)
+    # dated: its message is the bot's own, as old as the prompt.) What counts is how long
+    # before this start it was written: one sent while the bot runs is never "offline",
+    # however long it waited in line.
     message = update.message or update.edited_message
     max_age = s.config.telegram.drop_updates_older_than_seconds
     if message is not None and max_age:
-        age = (s.clock() - (message.edit_date or message.date)).total_seconds()
-        if age > max_age:
+        written = message.edit_date or message.date
+        age = (s.clock() - written).total_seconds()
+        if (s.started_at - written).total_seconds() > max_age:
             await s.ops.control.dropped_stale(_said(update), int(age))
             await reply(update, context, "stale_update", text=fit(_said(update), ECHO),
                         age=int(age))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from telegram.ext import ContextTypes, JobQueue
 
 from bot.ops.context import PauseSwitch
-from bot.ops.status import JobStatus
+from bot.ops.status import JobStatus, same_problem
 
 log = logging.getLogger(__name__)
 
@@ -70,24 +70,19 @@ class Jobs:
             result.append(status)
         return result
 
-    def _log_failure(self, name: str, exc: Exception, error: str) -> None:
-        """The traceback once per problem per job, a one-line warning for each repeat: a
-        job failing every run (a bad key) must not bury the log in identical tracebacks."""
-        # The same problem as for the alerts (bot/ops/status.py): a venue error by its code,
-        # since its text may carry ids or times; anything else by its type and text.
-        code = getattr(exc, "code", None)
-        problem = (f"{type(exc).__name__} {getattr(exc, 'venue', None)} {code}" if code
-                   else error)
+    def _log_failure(self, name: str, exc: Exception) -> None:
+        """The traceback once per problem per job (the `job_failed` event's own line says
+        every run): a job failing every run (a bad key) must not bury the log in identical
+        tracebacks."""
+        problem = same_problem(exc)
         seen = self._failures.setdefault(name, {})
-        if problem not in seen:
-            if len(seen) >= MAX_PROBLEMS_KEPT:
-                del seen[next(iter(seen))]  # the oldest
-            seen[problem] = 0
-            log.exception("job_failed name=%s", name)
+        if problem in seen:
+            seen[problem] += 1
             return
-        seen[problem] += 1
-        log.warning("job_failed name=%s repeat=%d (traceback logged at the first) %s",
-                    name, seen[problem], " ".join(error.split()))
+        if len(seen) >= MAX_PROBLEMS_KEPT:
+            del seen[next(iter(seen))]  # the oldest
+        seen[problem] = 0
+        log.exception("job_failed name=%s", name)
 
     async def _tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert context.job is not None
@@ -106,7 +101,7 @@ class Jobs:
                 await self.on_success(name)
         except Exception as exc:  # a failing run must not kill the schedule
             status.last_error = f"{type(exc).__name__}: {exc}"
-            self._log_failure(name, exc, status.last_error)
+            self._log_failure(name, exc)
             if self.on_error is not None:
                 await self.on_error(name, exc)
         finally:

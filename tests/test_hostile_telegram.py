@@ -179,11 +179,11 @@ async def test_posts_in_business_chats_and_channels_are_no_commands(tmp_path):
 
 async def test_an_edit_made_while_the_bot_was_down_is_dropped_as_stale(tmp_path):
     clock = Clock()
+    clock.shift = timedelta(hours=1)  # the bot starts an hour after what it is sent here
     async with bot(tmp_path, clock) as (app, chat):
         mark = len(chat.transcript)
         await chat.ask("/help")
         message_id = chat.transcript[mark].message_id
-        clock.shift = timedelta(hours=1)  # the edit is an hour old when the bot sees it
         mark = len(chat.transcript)
         await chat.edit(message_id, "/pause")
         await chat.settle()
@@ -197,8 +197,8 @@ async def test_an_edit_made_while_the_bot_was_down_is_dropped_as_stale(tmp_path)
 
 async def test_the_stale_notice_of_a_long_command_fits(tmp_path):
     clock = Clock()
+    clock.shift = timedelta(hours=1)  # the bot starts an hour after the command was sent
     async with bot(tmp_path, clock) as (app, chat):
-        clock.shift = timedelta(hours=1)
         command = "/pause " + "x" * 4089  # as long as Telegram lets a message be
         [notice] = await chat.ask(command)
         assert re.fullmatch(STALE.format(said=re.escape(command[:99] + "…")), notice)

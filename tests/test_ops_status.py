@@ -202,7 +202,7 @@ async def test_what_the_gate_turned_away_is_recorded(store):
     assert [type(e) for e in rig.delivered] == [Unauthorized, StaleUpdateDropped, HandlerFailed]
     [unauthorized] = rig.recorded("unauthorized")
     assert (unauthorized.message, unauthorized.data, unauthorized.severity.value) == (
-        "refused user 666: /close BTC all", {"user_id": 666, "username": "mallory"},
-        "warning")
+        "refused user 666: /close BTC all",
+        {"user_id": 666, "username": "mallory", "unanswered": 0}, "warning")
     assert rig.recorded("stale_update_dropped")[0].data == {"age_seconds": 300}
     assert rig.recorded("handler_failed")[0].message == "KeyError: 'chat'"

@@ -3,13 +3,26 @@ what the gate turned away (strangers, commands sent while the bot was down)."""
 
 from __future__ import annotations
 
+from collections import OrderedDict, deque
+from datetime import datetime, timedelta
+
 from bot.ops.context import Context
 from bot.ops.events import HandlerFailed, Paused, Resumed, StaleUpdateDropped, Unauthorized
+
+# A flood of strangers must cost neither the owner's answers (Telegram's rate limit is
+# shared) nor the database: each stranger is answered and recorded once per period, and
+# all of them together a few times a minute; the rest are counted in the next record.
+STRANGER_PERIOD = timedelta(hours=1)
+STRANGER_ANSWERS_PER_MINUTE = 20
+STRANGERS_REMEMBERED = 10_000
 
 
 class Control:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._strangers: OrderedDict[int | None, datetime] = OrderedDict()
+        self._answered: deque[datetime] = deque()
+        self._unanswered = 0
 
     @property
     def paused(self) -> bool:
@@ -36,8 +49,26 @@ class Control:
     def set_language(self, code: str) -> None:
         self.ctx.store.set_language(code)
 
-    async def refused(self, user_id: int | None, username: str | None, said: str) -> None:
-        await self.ctx.publish(Unauthorized(user_id=user_id, username=username, said=said))
+    async def refused(self, user_id: int | None, username: str | None, said: str) -> bool:
+        """A stranger turned away. True when they are to be told so (and it is recorded);
+        False when they were told within the period, or strangers are flooding in."""
+        now = self.ctx.clock()
+        last = self._strangers.get(user_id)
+        while self._answered and now - self._answered[0] >= timedelta(minutes=1):
+            self._answered.popleft()
+        if (last is not None and now - last < STRANGER_PERIOD) or \
+                len(self._answered) >= STRANGER_ANSWERS_PER_MINUTE:
+            self._unanswered += 1
+            return False
+        self._answered.append(now)
+        self._strangers[user_id] = now
+        self._strangers.move_to_end(user_id)
+        while len(self._strangers) > STRANGERS_REMEMBERED:
+            self._strangers.popitem(last=False)
+        unanswered, self._unanswered = self._unanswered, 0
+        await self.ctx.publish(Unauthorized(user_id=user_id, username=username, said=said,
+                                            unanswered=unanswered))
+        return True
 
     async def dropped_stale(self, said: str, age_seconds: int) -> None:
         await self.ctx.publish(StaleUpdateDropped(said=said, age_seconds=age_seconds))

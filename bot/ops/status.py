@@ -80,6 +80,15 @@ CLEAN_RUNS_TO_RESOLVE = 3
 RUNNING_RULES = ("take_profit", "hedge")
 
 
+def same_problem(exc: BaseException) -> str:
+    """What makes two failures the same problem: a venue error by its venue and code (its
+    text may carry request ids or times), anything else by its type and text."""
+    code, venue = getattr(exc, "code", None), getattr(exc, "venue", None)
+    if code:
+        return " ".join(x for x in (f"{type(exc).__name__}:", venue, code) if x)
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
 def _job_key(name: str) -> str:
     return f"job|{name}"
 
@@ -109,9 +118,7 @@ class Status:
         has one, so a message that varies is still the same problem), not once per run."""
         self._clean_runs.pop(job, None)
         problem = f"{type(exc).__name__}: {exc}"[:500]
-        code, venue = getattr(exc, "code", None), getattr(exc, "venue", None)
-        same_as = f"{type(exc).__name__}: {venue or ''} {code}".replace("  ", " ")
-        tell = self.ctx.alerts.report(_job_key(job), same_as if code else problem)
+        tell = self.ctx.alerts.report(_job_key(job), same_problem(exc))
         await self.ctx.publish(JobFailed(job=job, problem=problem, repeat=not tell))
 
     async def job_ran(self, job: str) -> None:

@@ -156,12 +156,15 @@ class Unauthorized(Event):
     user_id: int | None
     username: str | None
     said: str
+    unanswered: int = 0  # strangers' messages not answered (nor recorded) since the last
 
     def message(self) -> str:
-        return f"refused user {self.user_id}: {self.said[:200]}"
+        more = f" ({self.unanswered} more unanswered before)" if self.unanswered else ""
+        return f"refused user {self.user_id}: {self.said[:200]}{more}"
 
     def data(self) -> dict[str, Any]:
-        return {"user_id": self.user_id, "username": self.username}
+        return {"user_id": self.user_id, "username": self.username,
+                "unanswered": self.unanswered}
 
 
 @dataclass(frozen=True, kw_only=True)
