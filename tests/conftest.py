@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from db import Database, Store
@@ -14,3 +16,26 @@ def store(tmp_path):
     db.migrate()
     yield Store(db)
     db.dispose()
+
+
+# -- the reliability figures: each reliability test adds its own, the run prints them all --
+
+_FIGURES: dict[str, Counter[str]] = {}
+
+
+@pytest.fixture
+def figures():
+    """`figures("kill points")["tried"] += 1`: counters printed at the end of the run, so
+    the reliability suite says what it tried and what it found (README "Reliability")."""
+    def section(name: str) -> Counter[str]:
+        return _FIGURES.setdefault(name, Counter())
+    return section
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook
+    if not _FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    for name, counts in _FIGURES.items():
+        terminalreporter.write_line(
+            f"{name}: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
