@@ -26,7 +26,7 @@ from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.ops.context import Context
 from bot.ops.ops import Ops
-from bot.secrecy import SecretScrubber
+from bot.secrecy import SecretScrubber, config_secrets
 from bot.venues.base import Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
 from db.repo import Store
@@ -83,6 +83,8 @@ class BotApp:
         self.config = config
         self.clock = clock
         self.chat = chat
+        # Secrets masked in what the bot records and sends, not only in its logs.
+        self.scrub = SecretScrubber(config_secrets(config))
         self.ready = asyncio.Event()  # set once serving, the start notice sent
         self._refused = asyncio.Event()  # set when Telegram says another bot polls first
         self._refusal: str | None = None
@@ -106,7 +108,8 @@ class BotApp:
                                     # the first wait after a rate limit or outage is one poll
                                     backoff_seconds=float(close.follow_poll_seconds),
                                     late_window_seconds=float(close.late_window_seconds)))
-            ctx = Context.build(config, self.store, self.venues, executor, clock)
+            ctx = Context.build(config, self.store, self.venues, executor, clock,
+                                scrub=self.scrub)
             self.executor, self.busy, self.pause, self.events = (
                 executor, ctx.busy, ctx.pause, ctx.events)
             assert self.application.job_queue is not None, "python-telegram-bot[job-queue] missing"
@@ -154,7 +157,8 @@ class BotApp:
     def _telegram(self) -> Application:  # type: ignore[type-arg]
         if self.chat is not None:
             # Concurrent updates: a close being followed must not hold up other commands.
-            return local_application_builder(self.chat).concurrent_updates(True).build()
+            return local_application_builder(self.chat, scrub=self.scrub).concurrent_updates(
+                True).build()
         token = self.config.telegram.token
         assert token is not None, "a token is required without a local chat"
         urls: dict[str, str] = {}
@@ -164,6 +168,7 @@ class BotApp:
         # Every text fitted to Telegram's limits (FittingBot); queue and retry on 429 so no
         # alert is lost to Telegram's flood limits (SPEC §11).
         bot = FittingBot(token.get_secret_value(), request=HTTPXRequest(connection_pool_size=256),
+                         scrub=self.scrub,
                          rate_limiter=AIORateLimiter(max_retries=5), **urls)
         return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 

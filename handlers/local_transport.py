@@ -5,6 +5,7 @@ handled (so tests and the console can wait for the bot to finish)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
@@ -63,9 +64,10 @@ class LocalChatApplication(Application):  # type: ignore[type-arg]
                 self.local_chat.update_done(update.update_id)
 
 
-def local_application_builder(chat: LocalChat) -> ApplicationBuilder:  # type: ignore[type-arg]
+def local_application_builder(chat: LocalChat, scrub: Callable[[str], str] | None = None
+                              ) -> ApplicationBuilder:  # type: ignore[type-arg]
     """An ApplicationBuilder wired to `chat`, with the bot's own FittingBot as in
     production; add handlers/settings and call .build()."""
     bot = FittingBot("local", request=LocalChatRequest(chat),
-                     get_updates_request=LocalChatRequest(chat))
+                     get_updates_request=LocalChatRequest(chat), scrub=scrub)
     return ApplicationBuilder().bot(bot).application_class(LocalChatApplication, {"chat": chat})

@@ -4,6 +4,7 @@ send, edit and answer goes through, on the Bot API and in the local chat alike."
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from telegram.ext import ExtBot
@@ -33,11 +34,21 @@ class FittingBot(ExtBot):  # type: ignore[type-arg]
     message's and query's): a text over Telegram's limit is cut to fit and logged, never
     refused by Telegram. Long reports are split before (handlers.common.split_message);
     this is the guarantee for everything else. Every text is plain (no parse_mode), so a cut
-    cannot break markup."""
+    cannot break markup. `scrub` masks the configured secrets in every text first: an
+    exchange's error message that repeats a key must not carry it into a chat."""
 
-    __slots__ = ()
+    __slots__ = ("_scrub",)
+
+    def __init__(self, *args: Any, scrub: Callable[[str], str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._scrub = scrub
 
     async def _do_post(self, endpoint: str, data: dict[str, Any], **kwargs: Any) -> Any:
+        if self._scrub is not None:
+            for key in ("text", "caption"):
+                if isinstance(data.get(key), str):
+                    data[key] = self._scrub(data[key])
         limits = {"text": NOTICE} if endpoint == "answerCallbackQuery" else {
             "text": TEXT, "caption": CAPTION}
         for key, limit in limits.items():

@@ -158,3 +158,23 @@ async def test_start_and_stop_are_told(tmp_path):
                        "Intervals: take-profit/hedge 10 s, watcher 10 s"]
     assert sent(chat)[-1] == "🔴 Bot stopped cleanly."
     assert [e.name for e in app.store.recent_events(2)] == ["bot_stopped", "bot_started"]
+
+
+async def test_a_secret_in_an_error_is_masked_in_the_alert_and_the_record(tmp_path):
+    """An exchange's error text repeating a configured secret (here the bot token) reaches
+    neither the chat nor the events table."""
+    from bot.venues.base import AuthenticationFailed
+
+    token = "123456:SECRET-canary-token"
+    config = make_config(tmp_path, rules={"take_profit": "false", "hedge": "false"},
+                         paper=PAPER_EMPTY, telegram={"token": token})
+    async with initialized(config) as (app, chat):
+        async def rejected():
+            raise AuthenticationFailed(f"Invalid key {token}", code="50111", venue="paper")
+
+        app.venues["main"].positions = rejected
+        await app.jobs.run_now("position_log:main")
+        [alert] = sent(chat)
+        assert "SECRET-canary" not in alert and "***" in alert
+        [event] = app.store.recent_events(1, name="job_failed")
+        assert "SECRET-canary" not in event.message and "***" in event.message

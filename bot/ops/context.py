@@ -48,10 +48,12 @@ class Context:
 
     @classmethod
     def build(cls, config: Config, store: Store, venues: Mapping[str, Venue],
-              executor: Executor, clock: Callable[[], datetime]) -> Context:
-        """A context with its own event bus, busy set, alert memory and pause switch
-        (the pause as the database has it)."""
-        return cls(config, store, venues, executor, BusyPositions(), clock, EventBus(store),
+              executor: Executor, clock: Callable[[], datetime],
+              scrub: Callable[[str], str] | None = None) -> Context:
+        """A context with its own event bus (masking secrets with `scrub`), busy set,
+        alert memory and pause switch (the pause as the database has it)."""
+        return cls(config, store, venues, executor, BusyPositions(), clock,
+                   EventBus(store, scrub=scrub),
                    OpenAlerts(store, clock), PauseSwitch(store.is_paused(), store.set_paused))
 
     def venue(self, account: str) -> Venue:

@@ -89,18 +89,23 @@ class EventBus:
 
     store: Store
     subscribers: list[Subscriber] = field(default_factory=list)
+    # Masks configured secrets in what is recorded: a venue's error text may repeat a key.
+    scrub: Callable[[str], str] | None = None
 
     def subscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.append(subscriber)
 
     async def publish(self, event: Event) -> None:
         if event.recorded:
-            self.store.record_event(event.name, event.message()[:500], account=event.account,
+            message = event.message()[:500]
+            if self.scrub is not None:
+                message = self.scrub(message)
+            self.store.record_event(event.name, message, account=event.account,
                                     symbol=event.symbol, side=event.side,
                                     severity=event.severity, data=event.data(),
                                     action_id=event.action_id)
-            line = " ".join(x for x in (event.account, event.symbol, event.side,
-                                        event.message()[:500]) if x)
+            line = " ".join(x for x in (event.account, event.symbol, event.side, message)
+                            if x)
             log.log(_LEVELS[Severity(event.severity)], "%s %s%s", event.name, line,
                     " (repeat)" if event.repeat else "")
         if event.repeat:
