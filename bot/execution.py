@@ -204,10 +204,15 @@ class Executor:
         if step.client_id is None or venue is None or account is None or symbol is None:
             return (f"step {step.seq} of action {step.action_id}: no order or no "
                     "configured account to look it up; left as it was")
+        # An order the killed run may have sent just before it died can still land: it is
+        # "never placed" only when the late window since it was journaled has passed.
+        waited = (self.clock() - step.updated_at).total_seconds()
         try:
-            order = await self._lookup(venue, symbol, step.client_id)
-        except OrderLost as exc:
-            self.journal.update_step(step.id, state="failed", error_code=exc.code,
+            order = await self._find_late(venue, symbol, step.client_id,
+                                          max(0.0, self.follow_settings.late_window_seconds
+                                              - waited))
+        except OrderFateUnknown as exc:
+            self.journal.update_step(step.id, state="failed", error_code="lost",
                                      error_message=str(exc))
             return f"{account} {symbol} {step.client_id}: never placed ({exc})"
         except VenueError as exc:
@@ -290,24 +295,25 @@ class Executor:
                 # The request may have landed, now or a while later: it is looked up, and
                 # never sent again while it still could land.
                 log.warning("order_outcome_unknown client_id=%s error=%s", request.client_id, exc)
-                return await self._find_late(venue, request,
+                return await self._find_late(venue, request.symbol, request.client_id,
                                              self.follow_settings.late_window_seconds)
             await self.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")
 
-    async def _find_late(self, venue: Venue, request: OrderRequest, window: float) -> Order:
+    async def _find_late(self, venue: Venue, symbol: str, client_id: str,
+                         window: float) -> Order:
         """Look an order of unknown fate up until `window` seconds have passed; not found
         by then, it is of unknown fate still (OrderFateUnknown), never "lost"."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + window
         while True:
             try:
-                return await self._lookup(venue, request.symbol, request.client_id)
+                return await self._lookup(venue, symbol, client_id)
             except OrderLost:
                 if loop.time() >= deadline:
                     raise OrderFateUnknown(
-                        f"order {request.client_id} of unknown fate: not at the venue "
+                        f"order {client_id} of unknown fate: not at the venue "
                         f"{window:.0f} s after it was sent; not sent again",
                         code="fate_unknown", venue=venue.venue) from None
             await self.sleep(self.follow_settings.poll_max_seconds)
@@ -320,7 +326,7 @@ class Executor:
         waited = (self.clock() - last_sent).total_seconds()
         window = max(0.0, self.follow_settings.late_window_seconds - waited)
         try:
-            return await self._find_late(venue, request, window)
+            return await self._find_late(venue, request.symbol, request.client_id, window)
         except OrderFateUnknown:
             return await self._place(venue, request)
 
