@@ -17,7 +17,7 @@ from bot.ops.refusal import Refusal
 from bot.sizing import HUNDRED
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/:_-]{0,29}$")
-_NUMBER = re.compile(r"^\d{1,12}(\.\d{1,18})?$")  # plain decimals only: no 1e309, no NaN
+_NUMBER = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,18})?$")  # plain decimals only: no 1e309, no NaN
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,6 +245,7 @@ MALFORMED = [
     ("/close APT 一", "Not a size: 一" + HINT),
     ("/close APT 1,5", "Not a size: 1,5" + HINT),
     ("/close APT 0x10", "Not a size: 0x10" + HINT),
+    ("/close APT ١٠٠% sub1", "Not a size: ١٠٠%" + HINT),  # other scripts' digits
     ("/close APT 61 sub1", "61 APT is more than the position (60 APT)"),
     ("/close BTC 1", "No BTC position (accounts: main, sub1)"),
     ("/close APT 1 sub1 short", "No APT short position (accounts: sub1)"),
