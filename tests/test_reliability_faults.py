@@ -635,16 +635,10 @@ LIVE_ORDER_ABANDONED = (
     "it (only Closing.close adopts such orders): the action ends 'partial' reporting 0 "
     "filled and the step stays 'sent', while a later fill changes the position unseen "
     "(an opening step's grows it) until a Retry or a restart looks it up")
-TIER_KEPT = (
-    "bug: a take-profit close whose order was still live when the close stopped waiting "
-    "keeps tier 1 fired after the background follow-up ends that order with nothing "
-    "filled (TakeProfit gives a tier back only when the close itself settled): the tier "
-    "never fires again on that position although nothing was closed")
 KNOWN_BUGS = {
     **{(a, "5xx_on_fill_reads"): FILLS_LOST for a in ACTIONS},
     ("maintain", "cancel_5xx_outlasting"): LIVE_ORDER_ABANDONED,
     ("supermaintain", "cancel_5xx_outlasting"): LIVE_ORDER_ABANDONED,
-    ("take_profit", "cancel_5xx_outlasting"): TIER_KEPT,
 }
 SCENARIOS = [pytest.param(a, f, id=f"{a}-{f}", marks=[pytest.mark.xfail(
     strict=True, raises=AssertionError, reason=KNOWN_BUGS[a, f])] if (a, f) in KNOWN_BUGS

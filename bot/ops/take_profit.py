@@ -21,6 +21,8 @@ from bot.domain import Position, Side
 from bot.ops.close import ActionFailed, Closing
 from bot.ops.context import VENUE_READ_TIMEOUT, Context
 from bot.ops.events import (
+    ActionSettled,
+    Event,
     HedgeClosed,
     HedgeFailed,
     HedgeObserved,
@@ -114,6 +116,19 @@ class TakeProfit:
     def __init__(self, ctx: Context, closing: Closing) -> None:
         self.ctx = ctx
         self.closing = closing
+        ctx.events.subscribe(self._settled_later)
+
+    async def _settled_later(self, event: Event) -> None:
+        """A tier's close that ended in the background (its order outlived the close) and
+        filled nothing gives the tier back, as one that settled at once does."""
+        if not isinstance(event, ActionSettled) or event.kind != "take_profit" or event.filled:
+            return
+        key = event.where
+        for rule in (ladder_key(RuleMode.ON), ladder_key(RuleMode.OBSERVE)):
+            state = self.ctx.store.get_rule_state(*key, rule)
+            if state.get("action") == event.action:
+                self.ctx.store.put_rule_state(*key, rule, {"fired": int(state["fired"]) - 1,
+                                                           "entry": state["entry"]})
 
     # -- the rule loop ---------------------------------------------------------------
 
