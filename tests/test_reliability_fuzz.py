@@ -300,7 +300,7 @@ def units(text: str) -> int:
 
 
 class Escape(AssertionError):
-    pass
+    """An input the bot answered with an error, an order or an oversized text."""
 
 
 class Harness:
