@@ -13,6 +13,8 @@ from telegram.ext import (
 )
 
 from handlers import basic, buttons, close, gate, maintain, messages, reports, tp
+from handlers.common import SERVICES_KEY
+from handlers.telegram_limits import FittingBot
 
 COMMANDS = {
     "start": basic.start,
@@ -30,6 +32,8 @@ COMMANDS = {
 
 
 def register(app: Application) -> None:  # type: ignore[type-arg]
+    if isinstance(app.bot, FittingBot):
+        app.bot.read_updates_through(gate.quiet_strangers(app.bot_data[SERVICES_KEY]))
     app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-1)
     # Only a new message is a command (the gate stops the rest first; this holds without it).
     new = filters.UpdateType.MESSAGE

@@ -6,11 +6,13 @@ Also the error handler: brief to the user, detailed in the log and the events ta
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from handlers.common import reply, services
+from handlers.common import Services, reply, services
 from handlers.telegram_limits import fit
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,32 @@ def _said(update: Update) -> str:
         return f"[button] {update.callback_query.data}"
     message = update.effective_message
     return (message.text or "") if message is not None else ""
+
+
+def quiet_strangers(s: Services) -> Callable[[Sequence[Any]], list[Any]]:
+    """Before python-telegram-bot reads a batch of raw updates: one from a stranger who is
+    not to be answered now is dropped unread (parsing and dispatching thousands of them
+    would keep the owner's command waiting behind a flood). The batch's last update is
+    kept, blanked to its id if need be, so the next poll goes on after it; a blank update
+    is nothing said to the bot, and the gate drops it."""
+    allowed = s.config.telegram.allowed_user_ids
+
+    def quiet(raw: Any) -> bool:
+        for kind in ("message", "edited_message", "callback_query"):
+            said = raw.get(kind) if isinstance(raw, dict) else None
+            if isinstance(said, dict) and isinstance(said.get("from"), dict):
+                user_id = said["from"].get("id")
+                return isinstance(user_id, int) and user_id not in allowed and \
+                    s.ops.control.turned_away_quietly(user_id)
+        return False
+
+    def read(batch: Sequence[Any]) -> list[Any]:
+        kept = [raw for raw in batch if not quiet(raw)]
+        if batch and (not kept or kept[-1] is not batch[-1]):
+            kept.append({"update_id": batch[-1]["update_id"]})
+        return kept
+
+    return read
 
 
 async def gatekeeper(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

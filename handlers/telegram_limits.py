@@ -1,10 +1,11 @@
 """Out: every text the bot sends fits Telegram's limits. `FittingBot` is the bot every
-send, edit and answer goes through, on the Bot API and in the local chat alike."""
+send, edit and answer goes through, on the Bot API and in the local chat alike; it also
+hands each batch of raw updates to `inbound` before python-telegram-bot parses them."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram.ext import ExtBot
@@ -37,12 +38,18 @@ class FittingBot(ExtBot):  # type: ignore[type-arg]
     cannot break markup. `scrub` masks the configured secrets in every text first: an
     exchange's error message that repeats a key must not carry it into a chat."""
 
-    __slots__ = ("_scrub",)
+    __slots__ = ("_inbound", "_scrub")
 
     def __init__(self, *args: Any, scrub: Callable[[str], str] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._scrub = scrub
+        self._inbound: Callable[[Sequence[Any]], list[Any]] | None = None
+
+    def read_updates_through(self, inbound: Callable[[Sequence[Any]], list[Any]]) -> None:
+        """Raw updates in, raw updates out (the same update ids, in order): the gate's
+        pre-check, set by handlers.commands.register."""
+        self._inbound = inbound
 
     async def _do_post(self, endpoint: str, data: dict[str, Any], **kwargs: Any) -> Any:
         if self._scrub is not None:
@@ -57,4 +64,7 @@ class FittingBot(ExtBot):  # type: ignore[type-arg]
                 log.warning("text_cut endpoint=%s field=%s length=%d limit=%d",
                             endpoint, key, len(value), limit)
                 data[key] = fitted
-        return await super()._do_post(endpoint, data, **kwargs)
+        result = await super()._do_post(endpoint, data, **kwargs)
+        if endpoint == "getUpdates" and self._inbound is not None and isinstance(result, list):
+            return self._inbound(result)
+        return result

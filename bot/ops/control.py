@@ -49,17 +49,26 @@ class Control:
     def set_language(self, code: str) -> None:
         self.ctx.store.set_language(code)
 
-    async def refused(self, user_id: int | None, username: str | None, said: str) -> bool:
-        """A stranger turned away. True when they are to be told so (and it is recorded);
-        False when they were told within the period, or strangers are flooding in."""
+    def turned_away_quietly(self, user_id: int | None) -> bool:
+        """A stranger not to be answered now (told within the period, or strangers are
+        flooding in): only counted, for the next record. Asked before their message is
+        even read, so a flood costs the owner nothing."""
         now = self.ctx.clock()
-        last = self._strangers.get(user_id)
         while self._answered and now - self._answered[0] >= timedelta(minutes=1):
             self._answered.popleft()
+        last = self._strangers.get(user_id)
         if (last is not None and now - last < STRANGER_PERIOD) or \
                 len(self._answered) >= STRANGER_ANSWERS_PER_MINUTE:
             self._unanswered += 1
+            return True
+        return False
+
+    async def refused(self, user_id: int | None, username: str | None, said: str) -> bool:
+        """A stranger turned away. True when they are to be told so (and it is recorded);
+        False when they were told within the period, or strangers are flooding in."""
+        if self.turned_away_quietly(user_id):
             return False
+        now = self.ctx.clock()
         self._answered.append(now)
         self._strangers[user_id] = now
         self._strangers.move_to_end(user_id)
