@@ -84,6 +84,9 @@ class Outcome:
     order: Order | None = None
     fills: list[Fill] = field(default_factory=list)
     error: VenueError | None = None
+    # Why the order's fills could not be read (an outage that outlasted the retries):
+    # its fee and PnL are not known yet, so the step is not over.
+    fills_unread: VenueError | None = None
 
     @property
     def filled_size(self) -> Decimal:
@@ -117,8 +120,10 @@ class Outcome:
 
     @property
     def settled(self) -> bool:
-        """Nothing more can happen to this order: it is final, or it was refused."""
-        return self.refused or (self.order is not None and self.order.state.is_final)
+        """Nothing more can happen to this order, and all of it is journaled: it is final
+        with its fills read, or it was refused."""
+        return self.refused or (self.order is not None and self.order.state.is_final
+                                and self.fills_unread is None)
 
 
 def client_id_for(prefix: str, action_id: int, seq: int) -> str:
@@ -170,10 +175,23 @@ class Executor:
             outcome.order = await self._last_known(venue, request)
         if outcome.order is not None:
             self.journal.upsert_order(venue.name, outcome.order, action_id, step_id)
-            outcome.fills = list(await self._fills(venue, request.symbol, request.client_id))
+            try:
+                outcome.fills = list(await self._fills(venue, request.symbol,
+                                                       request.client_id))
+            except VenueError as exc:
+                outcome.fills_unread = exc
             self.journal.record_fills(venue.name, outcome.fills)
         self.journal.update_step(step_id, **_step_end(outcome))
         return outcome
+
+    async def see_through(self, venue: Venue, action_id: int, outcome: Outcome) -> Outcome:
+        """The outcome of an order not settled yet (still live, or its fills unread), once
+        the venue says what it became and its fills are read, however long that takes."""
+        assert outcome.order is not None, "an order of unknown fate is looked up at start"
+        action = self.journal.action_with_steps(action_id)
+        step_id = next(s.id for s in action.steps if s.client_id == outcome.client_id)
+        order, fills = await self.follow_to_end(venue, action_id, step_id, outcome.order)
+        return replace(outcome, order=order, fills=fills, fills_unread=None)
 
     def plan_steps(self, action_id: int, orders: Sequence[tuple[int, str, OrderRequest]]
                    ) -> None:
@@ -218,20 +236,21 @@ class Executor:
         except VenueError as exc:
             return (f"{account} {symbol} {step.client_id}: "
                     f"unknown for now, looked up again at the next start ({exc})")
-        await self.journal_order(venue, account, step.action_id, step.id, order)
+        fills = await self.journal_order(venue, account, step.action_id, step.id, order)
         line = (f"{account} {symbol} {step.client_id}: {order.state.value}, "
                 f"filled {order.filled_size} of {order.size}")
-        if order.state.is_final:
+        if order.state.is_final and fills is not None:
             return line
         adopt(venue, step.action_id, step.id, order)
-        return line + "; followed until it ends"
+        return line + ("; followed until it ends" if not order.state.is_final
+                       else "; its fills are read again until the venue answers")
 
     async def follow_to_end(self, venue: Venue, action_id: int, step_id: int,
-                            order: Order) -> Order:
-        """Follow an order nobody waits for any more until the venue says it is final:
-        a good-till-time order until its expiry, anything else cancelled now (again, if
-        need be: cancelling twice is harmless), through outages of any length. Journals
-        it at the end."""
+                            order: Order) -> tuple[Order, list[Fill]]:
+        """Follow an order nobody waits for any more until the venue says it is final and
+        its fills are read: a good-till-time order until its expiry, anything else
+        cancelled now (again, if need be: cancelling twice is harmless), through outages
+        of any length. Journaled as it ends."""
         delay = self.follow_settings.poll_seconds
         while True:
             try:
@@ -240,22 +259,29 @@ class Executor:
                 log.warning("order_followed_through_outage client_id=%s error=%s",
                             order.client_id, exc)
             if order.state.is_final:
-                break
+                fills = await self.journal_order(venue, venue.name, action_id, step_id, order)
+                if fills is not None:
+                    return order, fills
             await self.sleep(delay)
             delay = min(delay * 2, MAX_BACKGROUND_POLL_SECONDS)
-        await self.journal_order(venue, venue.name, action_id, step_id, order)
-        return order
 
     async def journal_order(self, venue: Venue, account: str, action_id: int, step_id: int,
-                            order: Order) -> None:
-        """The order, its fills and its step as the venue has them now."""
-        fills = list(await self._fills(venue, order.symbol, order.client_id))
+                            order: Order) -> list[Fill] | None:
+        """The order, its fills and its step as the venue has them now. The fills, or None
+        when they could not be read: then the step stays open, even for a final order."""
+        try:
+            fills: list[Fill] | None = list(await self._fills(venue, order.symbol,
+                                                              order.client_id))
+        except VenueError:
+            fills = None
         self.journal.upsert_order(account, order, action_id, step_id)
-        self.journal.record_fills(account, fills)
-        self.journal.update_step(step_id, state="final" if order.state.is_final else "sent",
+        self.journal.record_fills(account, fills or [])
+        over = order.state.is_final and fills is not None
+        self.journal.update_step(step_id, state="final" if over else "sent",
                                  result={"venue_id": order.venue_id, "state": order.state.value,
                                          "filled_size": str(order.filled_size),
-                                         "fills": len(fills)})
+                                         "fills": len(fills or [])})
+        return fills
 
     async def follow(self, venue: Venue, order: Order, timeout: float | None = None) -> Order:
         """Poll until the order is final. Past `timeout` a still-open order is cancelled
@@ -373,11 +399,19 @@ class Executor:
             return None
 
     async def _fills(self, venue: Venue, symbol: str, client_id: str) -> Sequence[Fill]:
-        try:
-            return await venue.fills(symbol, client_id=client_id)
-        except VenueError as exc:
-            log.warning("fills_unavailable client_id=%s error=%s", client_id, exc)
-            return []
+        """An order's fills, read through rate limits and outages as its look-ups are;
+        the venue's error when it does not answer even then."""
+        delay = self.follow_settings.backoff_seconds
+        for attempt in range(1, LOOKUPS_THROUGH_OUTAGE + 1):
+            try:
+                return await venue.fills(symbol, client_id=client_id)
+            except (RateLimited, VenueUnavailable) as exc:
+                log.warning("fills_read_retry client_id=%s error=%s", client_id, exc)
+                if attempt == LOOKUPS_THROUGH_OUTAGE:
+                    raise
+            await self.sleep(delay)
+            delay = min(delay * 2, self.follow_settings.poll_max_seconds * 4)
+        raise AssertionError("unreachable")
 
 def _step_end(outcome: Outcome) -> dict[str, Any]:
     """How a step ends in the journal. Only a final order or a definitive refusal closes
@@ -390,6 +424,9 @@ def _step_end(outcome: Outcome) -> dict[str, Any]:
                 "result": result}
     if outcome.settled:
         return {"state": "final", "result": result}
+    if outcome.fills_unread is not None and outcome.state and outcome.state.is_final:
+        return {"state": "sent", "result": result,
+                "error_message": f"fills not read yet: {outcome.fills_unread}"}
     return {"state": "sent", "result": result,
             "error_message": str(error) if error is not None else "not final"}
 

@@ -79,7 +79,7 @@ def _decimal(value: str | None) -> Decimal | None:
 @dataclass(slots=True)
 class StepReport:
     step: int
-    target: Decimal = ZERO  # contracts this step must fill in all
+    target: Decimal | None = None  # contracts this step must fill in all, once known
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
@@ -88,7 +88,7 @@ class StepReport:
 
     @property
     def done(self) -> bool:
-        return self.target > 0 and self.filled >= self.target
+        return self.target is not None and self.filled >= self.target
 
     @property
     def fee(self) -> Decimal:
@@ -180,9 +180,8 @@ class MaintenanceRunner:
                     error=VenueError(message, code=attempt.error_code,
                                      venue=self.venue.venue)))
                 continue
-            report.outcomes.append(await self.executor.order_step(
-                self.venue, action_id, attempt.seq, attempt.kind, _request(attempt.params),
-                follow_timeout=self.follow_timeout))
+            report.outcomes.append(await self._order(
+                action_id, attempt.seq, attempt.kind, _request(attempt.params)))
         if step == CLOSE_OLD:
             # Each attempt closes what is left of the old position; the step is done when
             # one of them closed all it was sent for. Only the journal can say so: once
@@ -234,10 +233,19 @@ class MaintenanceRunner:
                               self.slippage_pct, inst)
         request = OrderRequest("", symbol, order_side, side, OrderType.MARKET, size, worst,
                                reduce_only=close, time_in_force=TimeInForce.IOC)
-        return await self.executor.order_step(self.venue, action_id, seq,
-                                              "close" if close else "open", request,
-                                              follow_timeout=self.follow_timeout)
+        return await self._order(action_id, seq, "close" if close else "open", request)
 
+    async def _order(self, action_id: int, seq: int, kind: str,
+                     request: OrderRequest) -> Outcome:
+        outcome = await self.executor.order_step(self.venue, action_id, seq, kind, request,
+                                                 follow_timeout=self.follow_timeout)
+        if outcome.order is not None and not outcome.settled:
+            # What the next step does depends on what this one filled: an order still
+            # live (its cancel did not get through) or whose fills could not be read is
+            # followed to its end first, however long the venue takes; the position stays
+            # held meanwhile, and a stop leaves it to the next start's look-up.
+            outcome = await self.executor.see_through(self.venue, action_id, outcome)
+        return outcome
 
 
 async def _tell(progress: Progress | None, result: MaintenanceResult) -> None:

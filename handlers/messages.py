@@ -126,6 +126,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "bad_missing_symbol_only": "缺少币种",
         "bad_target_not_below": "目标 {target} 必须小于金额 {amount}",
         "bad_amount_too_small": "{amount} USDT 的保证金不够开最小下单量",
+        "bad_nothing_to_close": "第 3 步什么也平不掉（开 {opened} 张，最小单位 {lot}）：维护会保留全部开仓，已拒绝",
         "bad_balance_short": "余额不足：平掉旧仓后可用约 {free}，第 2 步需要约 {needed}（保证金加手续费）",
         "plan_maintain": "🔧 维护 {symbol} {side}（{account}）— 第 {count} 次\n1. 平掉旧仓 {old}（市价，只减仓）\n"
                          "2. 开仓 {open}（市价）· 保证金约 {margin}\n3. 平仓 {close}（只减仓）· 保留 {kept}\n"
@@ -302,6 +303,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "bad_missing_symbol_only": "Give a symbol",
         "bad_target_not_below": "The target {target} must be below the amount {amount}",
         "bad_amount_too_small": "{amount} USDT of margin does not reach the minimum order",
+        "bad_nothing_to_close": "Step 3 would close nothing of the {opened} ct opened (lot size {lot}): the maintenance would keep all it opens, so it is refused",
         "bad_balance_short": "Not enough balance: about {free} free once the old position is closed, step 2 needs about {needed} (margin and fees)",
         "plan_maintain": "🔧 Maintain {symbol} {side} on {account} — #{count}\n1. close the old {old} (market, reduce-only)\n"
                          "2. open {open} (market) · margin ≈ {margin}\n3. close {close} (reduce-only) · keeps {kept}\n"

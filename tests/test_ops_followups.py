@@ -1,7 +1,8 @@
 """Orders are never abandoned while live (issue 11, cases 1 and 5): a cancel that times
-out is retried, and an order still live when its close stopped waiting is followed in the
-background until the venue says what it became; at start, what a previous run left is
-reported at once and the orders still resting are followed on, not waited for."""
+out is retried, and an order still live when its close stopped waiting, or whose fills
+could not be read, is followed in the background until the venue says what it became; at
+start, what a previous run left is reported at once and the orders still resting are
+followed on, not waited for."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import asyncio
 import contextlib
 
 from bot.domain import OrderState, Side
+from bot.execution import LOOKUPS_THROUGH_OUTAGE
 from bot.ops.events import ActionSettled, Reconciled
-from bot.venues.base import RequestTimeout
+from bot.venues.base import RequestTimeout, VenueUnavailable
 from tests.opskit import APT, D, make_config, make_rig
 
 FAST_MARKET = make_config(rules={"close": {"follow_timeout_seconds": 1}})
@@ -147,3 +149,78 @@ async def test_a_batch_close_stopped_after_two_batches_ends_partial_not_done(sto
     assert (store.action_with_steps(action.id).state.value,
             [s.state.value for s in steps]) == (
         "partial", ["final", "final", "skipped", "skipped", "skipped"])
+
+
+def fills_unreadable(venue, times):
+    """The venue answers none of the next `times` reads of fills: an outage."""
+    fills, calls = venue.fills, []
+
+    async def down(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= times:
+            raise VenueUnavailable("system busy", code="50026", venue="paper")
+        return await fills(*args, **kwargs)
+
+    venue.fills = down
+    return calls
+
+
+async def test_fills_unread_through_the_retries_are_read_again_in_the_background(store):
+    """A filled close whose fills the venue would not give, beyond the retries: its fee
+    and PnL are not known, so the step and the action stay open, and the fills are read
+    again in the background until the venue answers; then the action ends, and says so."""
+    rig = make_rig(store)
+    rig.seed("main", APT, Side.LONG, "100")
+    [position] = await rig.ops.positions.find("APT", "main")
+    calls = fills_unreadable(rig.venues["main"], times=LOOKUPS_THROUGH_OUTAGE + 4)
+
+    closed = await rig.ops.closing.close(position, D(40), kind="close", origin="command",
+                                         plan={})
+
+    assert len(calls) == LOOKUPS_THROUGH_OUTAGE  # retried, then left to the background
+    [step] = store.unfinished_steps()
+    assert step.state.value == "sent" and "fills not read yet" in step.error_message
+    assert store.action_with_steps(closed.action).state.value == "running"
+    await asyncio.wait_for(rig.ops.followups.settled(), 10)
+
+    [order] = rig.exchange.orders.values()
+    venue_fills = rig.exchange.account_fills("main", client_id=order.client_id)
+    journaled = store.fills_for_order("main", order.client_id)
+    assert len(journaled) == len(venue_fills) > 0
+    assert sum(r.fill.fee for r in journaled) == sum(f.fee for f in venue_fills) != 0
+    [settled] = rig.of(ActionSettled, delivered=True)
+    assert (settled.state, settled.filled, settled.meant) == ("done", D(40), D(40))
+    assert store.action_with_steps(closed.action).state.value == "done"
+    assert store.unfinished_steps() == [] and len(rig.exchange.orders) == 1
+
+
+async def test_at_start_an_order_whose_fills_cannot_be_read_is_read_again_later(store):
+    """The previous run stopped with a close sent; at start the venue says it filled but
+    gives none of its fills: the step stays open and its fills are read again in the
+    background, then the action ends."""
+    rig = make_rig(store)
+    rig.seed("main", APT, Side.LONG, "100")
+    [position] = await rig.ops.positions.find("APT", "main")
+
+    async def stopped(*args, **kwargs):
+        raise asyncio.CancelledError  # the bot stopped right after sending
+
+    rig.ctx.executor.follow = stopped
+    with contextlib.suppress(asyncio.CancelledError):
+        await rig.ops.closing.close(position, D(40), kind="close", origin="command", plan={})
+    again = rig.restart()
+    fills_unreadable(again.venues["main"], times=LOOKUPS_THROUGH_OUTAGE + 4)
+    again.ops.recovery.take_stock()
+
+    await asyncio.wait_for(again.ops.recovery.run(), 10)
+
+    [reconciled] = again.of(Reconciled, delivered=True)
+    assert [line.split(": ", 1)[1] for line in reconciled.lines] == [
+        "filled, filled 40 of 40; its fills are read again until the venue answers"]
+    await asyncio.wait_for(again.ops.followups.settled(), 10)
+    [order] = rig.exchange.orders.values()
+    assert len(store.fills_for_order("main", order.client_id)) == len(
+        rig.exchange.account_fills("main", client_id=order.client_id)) > 0
+    [settled] = again.of(ActionSettled)
+    assert (settled.state, settled.filled) == ("done", D(40))
+    assert store.unfinished_steps() == []

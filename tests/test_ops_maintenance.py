@@ -9,10 +9,12 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import Side
+from bot.execution import LOOKUPS_THROUGH_OUTAGE
 from bot.ops.events import MaintenanceBusy, MaintenanceFinished, MaintenanceProgress
 from bot.ops.refusal import Contracts, Refusal, Usdt
 from bot.rules.maintenance import Kind
-from tests.opskit import APT, D, closing, make_rig, opening
+from bot.venues.base import RequestTimeout
+from tests.opskit import APT, D, closing, make_config, make_rig, opening
 
 KEY = ("sub1", APT, "long")
 
@@ -293,3 +295,56 @@ async def test_a_retry_refused_again_reports_each_venue_error_once(store):
 
     refused = "paper 51112 Close order size exceeds your available size"
     assert again.result.steps[1].errors == [refused, refused]
+
+
+async def test_an_open_still_live_when_its_step_stops_waiting_is_followed_to_its_fill(store):
+    """Issue 11, case 1, for a maintenance: the open rests unfilled and the venue takes no
+    cancel, beyond the retries. The step is not judged on an order still live: it is
+    followed until the venue says what it became — here it fills after all — and the
+    maintenance goes on from what it filled: nothing left live, nothing sent twice."""
+    rig = make_rig(store, make_config(rules={"close": {"follow_timeout_seconds": 1}}))
+    _, action_id = await started(rig)
+    venue, cancels = rig.venues["sub1"], []
+    cancel = venue.cancel_order
+
+    async def stuck_after_the_close(event):
+        if isinstance(event, MaintenanceProgress) and event.report.result.steps[1].done \
+                and not event.report.result.steps[2].outcomes:
+            rig.exchange.faults.never_fill(account="sub1")
+
+    async def cancel_times_out(*args, **kwargs):
+        cancels.append(1)
+        if len(cancels) == LOOKUPS_THROUGH_OUTAGE + 2:  # meanwhile, it fills after all
+            rig.exchange.faults.never_fill(account="sub1", enabled=False)
+            for order in rig.exchange.orders.values():
+                order.stuck = False
+            rig.exchange.set_mark(APT, D("5"))
+        if len(cancels) <= LOOKUPS_THROUGH_OUTAGE + 2:
+            raise RequestTimeout("cancel timed out", code="timeout", venue="paper")
+        return await cancel(*args, **kwargs)
+
+    rig.ctx.events.subscribe(stuck_after_the_close)
+    venue.cancel_order = cancel_times_out
+
+    report = await rig.ops.maintenance.run(action_id)
+
+    assert len(cancels) > LOOKUPS_THROUGH_OUTAGE  # the retries ran out; following did not
+    assert rig.orders() == [closing("sub1", "60"), opening("sub1", "600"),
+                            closing("sub1", "552")]
+    assert (report.result.done, report.left, report.count) == (True, D(48), 1)
+    assert store.unfinished_steps() == []
+    assert all(o.state.is_final for o in rig.exchange.orders.values())
+
+
+async def test_a_plan_whose_last_step_would_close_nothing_is_refused(store):
+    """Keeping 0.9 USDT of a 1 USDT open (2 ct at 5 USDT, 10x) rounds up to all 2 ct at
+    APT's lot size: the maintenance would keep all it opens, not what was asked."""
+    rig = make_rig(store)
+    position = await anchor(rig)
+
+    with pytest.raises(Refusal) as refused:
+        await rig.ops.maintenance.plan(Kind.SUPER, position, D(1), D("0.9"))
+
+    assert (refused.value.key, refused.value.values) == (
+        "nothing_to_close", {"opened": D(2), "lot": D(1)})
+    assert rig.orders() == [] and store.recent_actions() == []

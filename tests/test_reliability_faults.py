@@ -22,7 +22,7 @@ Then the exchange is the judge:
 - the user was told: a final report whose filled size is the exchange's, never
   "Something went wrong".
 
-A scenario that reveals a bug stays in the matrix as a strict xfail naming it.
+A scenario that reveals a bug stays in the matrix, failing, until the bug is fixed.
 
 The figures: `fault scenarios` run, survived (and settled after a restart), `orders`
 duplicates and unintended increases (both must stay 0).
@@ -82,6 +82,7 @@ POLL_MAX_SECONDS = 0.05
 GTT_GRACE_SECONDS = 0.2
 LATE_AFTER_MISSES = 3  # a late order lands once the bot's look-ups missed it this often
 OUTAGE = 6  # failed answers in a row: more than one read's own retries
+OUTLASTING = 40  # failed answers in a row: more than the executor's retries of them
 SETTLE_SECONDS = 20.0
 
 
@@ -117,6 +118,7 @@ FAULTS = [
     "5xx_on_place",  # 503 / 50001 to the placement: not placed
     "5xx_on_lookups",  # HTTP 500 / 50026 to its next 6 look-ups
     "5xx_on_fill_reads",  # HTTP 500 / 50026 to the next 6 reads of its fills
+    "5xx_on_fill_reads_outlasting",  # ... to the next 40: beyond the retries
     "429_on_place",  # HTTP 429 / 50011 to the placement, twice
     "429_on_lookups",  # HTTP 429 / 50011 to its next 6 look-ups
     # the cancel faults hit an order that never fills, cancelled when the bot stops waiting
@@ -215,6 +217,7 @@ class FaultyOkx(FakeOkxServer):
             "5xx_on_place": lambda: self.fail_next("50001", path=ORDER, method="POST"),
             "5xx_on_lookups": lambda: self._outage(ORDER, "50026"),
             "5xx_on_fill_reads": lambda: self._outage(FILLS, "50026"),
+            "5xx_on_fill_reads_outlasting": lambda: self._outage(FILLS, "50026", OUTLASTING),
             "429_on_place": lambda: self.fail_next("50011", path=ORDER, method="POST",
                                                    times=2),
             "429_on_lookups": lambda: self._outage(ORDER, "50011"),
@@ -261,9 +264,9 @@ class FaultyOkx(FakeOkxServer):
             if venue_id is not None:
                 self.exchange.orders[venue_id].stuck = True
 
-    def _outage(self, path: str, code: str) -> None:
-        """The next OUTAGE reads of `path` about the target order fail with `code`."""
-        self.outages[path] = [code, OUTAGE]
+    def _outage(self, path: str, code: str, times: int = OUTAGE) -> None:
+        """The next `times` reads of `path` about the target order fail with `code`."""
+        self.outages[path] = [code, times]
 
     def _outage_answer(self, request: web.Request) -> web.Response | None:
         code, left = self.outages[request.path]
@@ -625,24 +628,7 @@ def migrated(tmp_path_factory) -> Path:
     return path
 
 
-FILLS_LOST = (
-    "bug: a read of fills that fails through its retries is never made again "
-    "(Executor._fills returns [] and the step is final): the order's fills, fee and PnL "
-    "are missing from the journal for good and the report says '0 fills', fee 0")
-LIVE_ORDER_ABANDONED = (
-    "bug: a maintenance step whose order is still live when the bot stops waiting (its "
-    "cancels failed beyond the retries) is left live at the venue with nobody following "
-    "it (only Closing.close adopts such orders): the action ends 'partial' reporting 0 "
-    "filled and the step stays 'sent', while a later fill changes the position unseen "
-    "(an opening step's grows it) until a Retry or a restart looks it up")
-KNOWN_BUGS = {
-    **{(a, "5xx_on_fill_reads"): FILLS_LOST for a in ACTIONS},
-    ("maintain", "cancel_5xx_outlasting"): LIVE_ORDER_ABANDONED,
-    ("supermaintain", "cancel_5xx_outlasting"): LIVE_ORDER_ABANDONED,
-}
-SCENARIOS = [pytest.param(a, f, id=f"{a}-{f}", marks=[pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason=KNOWN_BUGS[a, f])] if (a, f) in KNOWN_BUGS
-    else []) for a in ACTIONS for f in FAULTS]
+SCENARIOS = [pytest.param(a, f, id=f"{a}-{f}") for a in ACTIONS for f in FAULTS]
 
 
 @pytest.mark.parametrize(("action_name", "fault"), SCENARIOS)

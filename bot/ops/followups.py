@@ -1,9 +1,9 @@
 """Orders nobody waits for any more, followed to their end in the background.
 
 An order still live when its close stopped waiting (its cancel did not get through, the
-venue went quiet), or found live at start, is never abandoned: it is followed until the
-venue says what it became, its fills are journaled, its action ends by what filled, and
-the end is told (`ActionSettled`).
+venue went quiet), or whose fills could not be read, or found so at start, is never
+abandoned: it is followed until the venue says what it became, its fills are journaled,
+its action ends by what filled, and the end is told (`ActionSettled`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class Followups:
 
     async def _follow(self, venue: Venue, action_id: int, step_id: int, order: Order) -> None:
         try:
-            order = await self.ctx.executor.follow_to_end(venue, action_id, step_id, order)
+            await self.ctx.executor.follow_to_end(venue, action_id, step_id, order)
         except Exception:  # the step stays open: the next start looks it up again
             log.exception("followup_failed client_id=%s", order.client_id)
             return

@@ -80,9 +80,10 @@ class PlanError(ValueError):
 def plan_normal(position: Position, price: Decimal, multiplier: Decimal,
                 keep_share_pct: Decimal) -> Plan:
     open_size = round_size_down(position.size * multiplier, position.instrument)
-    return Plan(Kind.NORMAL, position, price, open_size,
-                final_close_normal(opened=open_size, keep_share_pct=keep_share_pct,
-                                   inst=position.instrument))
+    return _closing_something(Plan(
+        Kind.NORMAL, position, price, open_size,
+        final_close_normal(opened=open_size, keep_share_pct=keep_share_pct,
+                           inst=position.instrument)))
 
 
 def final_close_normal(*, opened: Decimal, keep_share_pct: Decimal, inst: Instrument) -> Decimal:
@@ -95,9 +96,19 @@ def plan_super(position: Position, price: Decimal, amount: Decimal, target: Deci
     open_size = open_size_for_margin(amount, price, position.leverage, inst)
     if open_size == 0:
         raise PlanError("amount_too_small", amount=amount)
-    return Plan(Kind.SUPER, position, price, open_size,
-                final_close_super(opened=open_size, price=price, target=target,
-                                  leverage=position.leverage, inst=inst), amount, target)
+    return _closing_something(Plan(
+        Kind.SUPER, position, price, open_size,
+        final_close_super(opened=open_size, price=price, target=target,
+                          leverage=position.leverage, inst=inst), amount, target))
+
+
+def _closing_something(plan: Plan) -> Plan:
+    """A maintenance whose step 3 would close nothing at this lot size keeps all it opens:
+    not what was asked, so it is refused before anything is sent."""
+    if plan.final_close == 0:
+        raise PlanError("nothing_to_close", opened=plan.open_size,
+                        lot=plan.position.instrument.lot_size)
+    return plan
 
 
 def final_close_super(*, opened: Decimal, price: Decimal, target: Decimal, leverage: Decimal,
