@@ -17,7 +17,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from bot.domain import ZERO, Fill, Order, OrderRequest, OrderState
+from bot.domain import (
+    ZERO,
+    Fill,
+    Order,
+    OrderRequest,
+    OrderSide,
+    OrderState,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from bot.venues.base import OrderUnknown, RateLimited, Venue, VenueError, VenueUnavailable
 
 log = logging.getLogger(__name__)
@@ -450,6 +460,18 @@ def _params(request: OrderRequest) -> dict[str, Any]:
             "size": str(request.size), "price": str(request.price) if request.price else None,
             "reduce_only": request.reduce_only, "time_in_force": request.time_in_force.value,
             "expire_at": request.expire_at.isoformat() if request.expire_at else None}
+
+
+def request_of(params: Mapping[str, Any]) -> OrderRequest:
+    """The order a journaled step sent, as its parameters recorded it."""
+    return OrderRequest("", params["symbol"], OrderSide(params["side"]),
+                        Side(params["position_side"]), OrderType(params["type"]),
+                        Decimal(params["size"]),
+                        Decimal(params["price"]) if params.get("price") else None,
+                        reduce_only=bool(params["reduce_only"]),
+                        time_in_force=TimeInForce(params["time_in_force"]),
+                        expire_at=datetime.fromisoformat(params["expire_at"])
+                        if params.get("expire_at") else None)
 
 
 def _result(outcome: Outcome) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import ZERO, OrderRequest, OrderSide, OrderType, Side, TimeInForce
-from bot.execution import Executor, Journal, Outcome
+from bot.domain import ZERO, OrderRequest, OrderType, Side, TimeInForce
+from bot.execution import Executor, Journal, Outcome, request_of
 from bot.rules.maintenance import Kind, final_close_normal, final_close_super
 from bot.sizing import with_slippage
 from bot.venues.base import PositionNotFound, Venue, VenueError, held_position
@@ -176,12 +176,12 @@ class MaintenanceRunner:
                 message = shown.removeprefix(f"{self.venue.venue} ").removeprefix(
                     f"{attempt.error_code} ")
                 report.outcomes.append(Outcome(
-                    attempt.client_id or "", _request(attempt.params),
+                    attempt.client_id or "", request_of(attempt.params),
                     error=VenueError(message, code=attempt.error_code,
                                      venue=self.venue.venue)))
                 continue
             report.outcomes.append(await self._order(
-                action_id, attempt.seq, attempt.kind, _request(attempt.params)))
+                action_id, attempt.seq, attempt.kind, request_of(attempt.params)))
         if step == CLOSE_OLD:
             # Each attempt closes what is left of the old position; the step is done when
             # one of them closed all it was sent for. Only the journal can say so: once
@@ -256,13 +256,3 @@ async def _tell(progress: Progress | None, result: MaintenanceResult) -> None:
         await progress(result)
     except Exception:
         log.exception("maintenance_progress_not_shown")
-
-
-def _request(params: dict[str, Any]) -> OrderRequest:
-    """The order a journaled step sent, as its parameters recorded it."""
-    return OrderRequest("", params["symbol"], OrderSide(params["side"]),
-                        Side(params["position_side"]), OrderType(params["type"]),
-                        Decimal(params["size"]),
-                        Decimal(params["price"]) if params.get("price") else None,
-                        reduce_only=bool(params["reduce_only"]),
-                        time_in_force=TimeInForce(params["time_in_force"]))

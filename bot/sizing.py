@@ -121,6 +121,14 @@ def keep_size_for_margin(
     return max(size, inst.min_size) if size > 0 else size
 
 
+def keep_size_for_notional(value: Decimal, mark: Decimal, inst: Instrument) -> Decimal:
+    """The size whose notional at `mark` is `value`, rounded **up** to the lot (and at
+    least the minimum), so a position cut down to it never ends below it."""
+    _require_positive("price", mark)
+    size = round_size_up(value / (mark * inst.contract_value), inst)
+    return max(size, inst.min_size) if size > 0 else size
+
+
 def open_size_for_margin(
     margin: Decimal, price: Decimal, leverage: Decimal, inst: Instrument
 ) -> Decimal:

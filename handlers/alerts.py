@@ -16,6 +16,7 @@ from bot.ops.close import CloseResult
 from bot.ops.status import StartSummary
 from bot.rules.hedge import HedgeClose
 from handlers.common import WATCH, Services, send_alert
+from handlers.correct import plan_lines, report_lines
 from handlers.maintain import report_text, retry_markup
 from handlers.messages import fmt_fee, fmt_pct, fmt_plain, fmt_signed_usdt, fmt_usdt
 
@@ -158,6 +159,15 @@ def render(s: Services, event: ev.Event) -> str | None:
                           **_hedge_names(s, d))
         case ev.HedgeObserved(decision=d):
             return s.text("hedge_observe", **_hedge_names(s, d))
+        case ev.PositionCorrected(position=p, report=report):
+            return s.text("correction_done", **_names(s, p),
+                          changes="\n".join(report_lines(s, report)))
+        case ev.CorrectionFailed(position=p, report=report, error=error):
+            return s.text("correction_failed", **_names(s, p), error=error,
+                          changes="\n".join(report_lines(s, report)))
+        case ev.CorrectionObserved(position=p, plan=plan):
+            return s.text("correction_observe", **_names(s, p),
+                          changes="\n".join(plan_lines(s, plan)))
         case ev.WatcherAutoRefused(position=p, refusal=refusal):
             return s.text("watcher_auto_refused", symbol=p.symbol, side=s.text(p.side.value),
                           account=p.account, reason=s.reason(refusal))
@@ -226,7 +236,8 @@ def _started(s: Services, summary: StartSummary) -> str:
     if summary.overrides:
         lines.append(s.text("started_overrides", accounts=", ".join(summary.overrides)))
     lines.append(s.text("started_intervals", take_profit=summary.intervals["take_profit"],
-                        watcher=summary.intervals["watcher"]))
+                        watcher=summary.intervals["watcher"],
+                        correction=summary.intervals["correction"]))
     if summary.paused:
         lines.append(s.text("status_paused"))
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import basic, buttons, close, gate, maintain, messages, reports, tp
+from handlers import basic, buttons, close, correct, gate, maintain, messages, reports, tp
 from handlers.common import SERVICES_KEY
 from handlers.telegram_limits import FittingBot
 
@@ -27,6 +27,7 @@ COMMANDS = {
     "maintain": maintain.maintain_command,
     "supermaintain": maintain.supermaintain_command,
     "tp": tp.tp_command,
+    "correct": correct.correct_command,
     "lang": basic.lang,
 }
 

@@ -18,6 +18,9 @@ def schedule_loops(jobs: Jobs, config: Config, ops: Ops) -> None:
         if {account.rule_mode("take_profit"), account.rule_mode("hedge")} != {RuleMode.OFF}:
             jobs.add(f"take_profit:{name}", rules.take_profit.interval_seconds,
                      lambda n=name: ops.take_profit.run(n))
+        if account.rule_mode("correction") is not RuleMode.OFF:
+            jobs.add(f"correction:{name}", rules.correction.interval_seconds,
+                     lambda n=name: ops.correction.run(n))
         if account.rules.watcher is not WatcherMode.OFF:
             jobs.add(f"watcher:{name}", rules.maintenance.watcher.interval_seconds,
                      lambda n=name: ops.watcher.run(n))

@@ -1,8 +1,9 @@
 """Kill points for the reliability suite: the real `bot.py` process, SIGKILLed while it
 trades, then started again on the same config, database and exchange.
 
-`TrapOkxServer` is the fake OKX server with a trap on order placements (POST
-/api/v5/trade/order): at the n-th placement it kills the bot
+`TrapOkxServer` is the fake OKX server with a trap on the bot's writes — order placements
+(POST /api/v5/trade/order), margin changes and leverage settings: at the n-th write it
+kills the bot
 
 - `answered`: after the fake server answered it (the order is at the venue and the bot
   has the answer, but had no time to journal it) — a step boundary;
@@ -13,12 +14,13 @@ trades, then started again on the same config, database and exchange.
 - `late`: when it arrived, before it reached the engine, which it reaches once the
   restarted bot has looked it up by its client id `late_after_lookups` times and not found
   it (an order that lands late, as issue 11's case 3 describes) — in flight, landing while
-  the restarted bot looks for it.
+  the restarted bot looks for it (orders only).
 
 It also keeps what a real venue would have made of every placement (`Placement`): OKX
 takes a client id again once its first order is final, so a placement whose client id the
 venue already had, finished, is a second order there (the paper engine would quietly
-answer with the first one, hiding it).
+answer with the first one, hiding it), and every margin change (`MarginWrite`), which a
+venue cannot be asked about afterwards.
 
 `BotProcess` runs `bot.py --config` as a user would, its output in files beside the
 database; `KillPoint.run` is one whole kill point: start, act, kill, start again, wait for
@@ -54,6 +56,8 @@ from tests.fakes.telegram_server import FakeTelegramServer
 ROOT = Path(__file__).resolve().parents[1]
 USER = 1001
 ORDER_PATH = "/api/v5/trade/order"
+MARGIN_PATH = "/api/v5/account/position/margin-balance"
+LEVERAGE_PATH = "/api/v5/account/set-leverage"
 MODES = ("answered", "held", "dropped")  # every order of every action is killed at so
 LATE_LANDING_TIMEOUT = 30  # a late order lands by then, looked up or not
 LATE = "late"  # ... and some at this (it costs a maintenance a 5 s pause between look-ups)
@@ -87,6 +91,15 @@ FINAL_ORDER_STATES = {"filled", "canceled", "cancelled", "expired", "rejected"}
 
 
 @dataclass(slots=True)
+class MarginWrite:
+    """One POST of a margin change (which has no id of its own to look it up by)."""
+
+    account: str | None
+    amount: Decimal  # signed: negative moves margin out
+    landed: bool = False
+
+
+@dataclass(slots=True)
 class Trap:
     n: int
     mode: str
@@ -104,6 +117,8 @@ class TrapOkxServer(FakeOkxServer):
     def __init__(self, exchange: PaperExchange) -> None:
         super().__init__(exchange, KEYS, credentials=CREDENTIALS, demo=False)
         self.placements: list[Placement] = []
+        self.margin_writes: list[MarginWrite] = []
+        self.writes = 0  # orders, margin changes and leverage settings received
         self.trap: Trap | None = None
         self._late: Trap | None = None  # a `late` trap whose order waits to land
 
@@ -129,6 +144,8 @@ class TrapOkxServer(FakeOkxServer):
                 if late.lookups >= late.late_after_lookups:
                     late.land.set()
             return response
+        if request.method == "POST" and request.path in (MARGIN_PATH, LEVERAGE_PATH):
+            return await self._setting(request)
         if (request.method, request.path) != ("POST", ORDER_PATH):
             return await super()._handle(request)
         try:
@@ -139,6 +156,7 @@ class TrapOkxServer(FakeOkxServer):
         client_id = str(body.get("clOrdId") or "") if isinstance(body, dict) else ""
         placement = Placement(account, client_id, self._known(account, client_id))
         self.placements.append(placement)
+        self.writes += 1
         trap = self.trap
         if trap is not None:
             trap.seen += 1
@@ -163,6 +181,39 @@ class TrapOkxServer(FakeOkxServer):
         elif trap is not None and trap.mode == "held":
             self._spring(trap)  # at the venue; the bot never hears of it
         elif trap is not None:  # answered: every byte of the answer out first
+            await response.prepare(request)
+            await response.write_eof()
+            self._spring(trap)
+        return response
+
+    async def _setting(self, request: web.Request) -> web.StreamResponse:
+        """A margin change or a leverage setting: a write the trap counts like an order
+        (killed once answered, once applied but not answered, or before it applies)."""
+        try:
+            body = json.loads(await request.text() or "{}")
+        except ValueError:
+            body = {}
+        write, self.writes = None, self.writes + 1
+        if request.path == MARGIN_PATH and isinstance(body, dict):
+            amount = Decimal(str(body.get("amt") or 0))
+            write = MarginWrite(self.keys.get(request.headers.get("OK-ACCESS-KEY", "")),
+                                amount if body.get("type") == "add" else -amount)
+            self.margin_writes.append(write)
+        trap = self.trap
+        if trap is not None:
+            trap.seen += 1
+            if trap.seen != trap.n:
+                trap = None
+        if trap is not None and trap.mode == "dropped":
+            self._spring(trap)
+            return web.json_response({"code": "50001", "msg": "killed", "data": []},
+                                     status=503)
+        response = await super()._handle(request)
+        if write is not None and isinstance(response, web.Response) and response.body:
+            write.landed = json.loads(bytes(response.body)).get("code") == "0"
+        if trap is not None and trap.mode == "held":
+            self._spring(trap)
+        elif trap is not None:
             await response.prepare(request)
             await response.write_eof()
             self._spring(trap)
@@ -363,7 +414,8 @@ async def bot_launcher() -> Any:
 def write_config(folder: Path, okx_url: str, telegram: FakeTelegramServer, *,
                  rules: dict[str, dict[str, Any]] | None = None,
                  close: dict[str, Any] | None = None,
-                 take_profit: dict[str, Any] | None = None) -> Path:
+                 take_profit: dict[str, Any] | None = None,
+                 correction: dict[str, Any] | None = None) -> Path:
     """main and sub1 on the fake OKX server, Telegram at the fake Bot API server, every rule
     loop off unless `rules[account]` switches one on."""
     def account(name: str, role: str) -> dict[str, Any]:
@@ -379,7 +431,8 @@ def write_config(folder: Path, okx_url: str, telegram: FakeTelegramServer, *,
         "database": {"url": f"sqlite:///{folder / 'bot.db'}"},
         "accounts": [account("main", "main"), account("sub1", "sub")],
         "rules": {"close": {**FAST_CLOSE, **(close or {})},
-                  "take_profit": {"interval_seconds": 1, **(take_profit or {})}},
+                  "take_profit": {"interval_seconds": 1, **(take_profit or {})},
+                  "correction": {"interval_seconds": 1, **(correction or {})}},
     }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -493,6 +546,8 @@ class Ending:
     journal: Journal  # as the restarted bot left it
     exchange: PaperExchange
     placements: list[Placement]
+    margin_writes: list[MarginWrite]
+    writes: int
     real_orders: Counter[tuple[str | None, str]]
     seconds: float
     stderr: str
@@ -517,8 +572,9 @@ class Ending:
 
 @dataclass(slots=True)
 class KillPoint:
-    """One action, killed at the n-th order placement (`mode`: answered, held, dropped or
-    late), then recovered. `act` starts the action once the bot is up (a command through
+    """One action, killed at the n-th write — an order placement, a margin change, a
+    leverage setting (`mode`: answered, held, dropped; `late` for orders), then
+    recovered. `act` starts the action once the bot is up (a command through
     the chat; nothing for a rule that fires by itself)."""
 
     folder: Path
@@ -529,6 +585,7 @@ class KillPoint:
     rules: dict[str, dict[str, Any]] | None = None
     close: dict[str, Any] | None = None
     take_profit: dict[str, Any] | None = None
+    correction: dict[str, Any] | None = None
     late_after_lookups: int = 0  # `late`: the order lands after this many look-ups
     recover_seconds: float = 30
     linger: float = 0  # seconds the restarted bot keeps running once recovered
@@ -546,7 +603,8 @@ class KillPoint:
         async with TrapOkxServer(self.exchange) as okx, FakeTelegramServer() as telegram:
             self.chat, self.server = telegram.chat, okx
             config = write_config(self.folder, okx.base_url, telegram, rules=self.rules,
-                                  close=self.close, take_profit=self.take_profit)
+                                  close=self.close, take_profit=self.take_profit,
+                                  correction=self.correction)
             bot = BotProcess(self.folder, config)
             trap = okx.arm(self.n, self.mode, bot.kill,
                            late_after_lookups=self.late_after_lookups)
@@ -616,7 +674,9 @@ class KillPoint:
     def _ending(self, began: float, killed: bool, bot: BotProcess) -> Ending:
         assert self.server is not None
         return Ending(self.name, killed, self.at_kill, Journal.read(self.folder / "bot.db"),
-                      self.exchange, list(self.server.placements), self.server.real_orders(),
+                      self.exchange, list(self.server.placements),
+                      list(self.server.margin_writes), self.server.writes,
+                      self.server.real_orders(),
                       time.monotonic() - began,
                       "\n".join(bot.stderr(k)[-4000:] for k in range(1, bot.starts + 1)))
 

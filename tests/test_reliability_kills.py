@@ -1,16 +1,18 @@
 """Reliability suite, kill points (issue 11): the real `bot.py` process, trading through the
 fake OKX server and commanded through the fake Bot API server, is killed with SIGKILL at
-every order placement of every journaled action — once the fake server answered it (a
-step boundary), and while it is in flight (landed at the venue but not answered, or not
-landed at all) — then started again on the same config, database and exchange. After the
+every write of every journaled action (an order, a margin change, a leverage setting) —
+once the fake server answered it (a step boundary), and while it is in flight (landed at
+the venue but not answered, or not landed at all) — then started again on the same
+config, database and exchange. After the
 restart the journal must end the action and say what the venue did, and the exchange must
 hold no duplicate order (one per client id, one per journaled step) and no size the action
 did not mean.
 
 The actions: a `/close` in limit batches (a thin book), a `/maintain`, a `/supermaintain`,
-and a take-profit tier fired by the job (market, and in limit batches on a thin book).
-Each action also runs once undisturbed, which says how many orders it places: the kill
-points are every one of them, in each of the three ways; and some orders are also killed
+a take-profit tier fired by the job (market, and in limit batches on a thin book), and an
+error correction by its job (leverage, a close, two margin moves). Each action also runs
+once undisturbed, which says how many writes it makes: the kill points are every one of
+them, in each of the three ways; and some orders are also killed
 in flight and then land late, while the restarted bot looks for them (tests/killkit.py).
 
 All kill points run together (a few at a time: two bot starts each) in a module fixture;
@@ -59,11 +61,12 @@ class Action:
     name: str
     account: str
     side: Side
-    orders: int  # placements of the undisturbed run (checked by test_undisturbed)
+    writes: int  # orders (and margin, leverage) sent undisturbed: checked by test_undisturbed
     act: Act
     prepare: Callable[[PaperExchange], None] = lambda exchange: None
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     close: dict[str, Any] = field(default_factory=dict)
+    correction: dict[str, Any] = field(default_factory=dict)
     linger: float = 0  # keep the restarted bot this long after recovery (a rule's next run)
 
 
@@ -88,6 +91,17 @@ def tp_mark_thin(exchange: PaperExchange) -> None:
     thin_book(exchange)
 
 
+def drifted_sub(exchange: PaperExchange) -> None:
+    """sub1's long at 20x, bought at 7 (60 ct, 21 USDT of margin): the correction sets 10x
+    (42 USDT at the entry), closes 40 of 60 (leaving 14) and moves 2, then 1.6 USDT out
+    (the venue needs 10.4 at 5.2): four writes."""
+    account = exchange.accounts["sub1"]
+    position = account.positions[(APT, Side.LONG)]
+    account.cash += position.margin - D(21)
+    position.entry_price, position.leverage, position.margin = D(7), D(20), D(21)
+    account.leverage[(APT, Side.LONG)] = D(20)
+
+
 ACTIONS = {a.name: a for a in (
     Action("close", "sub1", Side.LONG, 3, close_in_batches, thin_book, close={"batches": 3}),
     Action("maintain", "main", Side.LONG, 3, maintain),
@@ -96,6 +110,8 @@ ACTIONS = {a.name: a for a in (
            rules={"main": {"take_profit": True}}, linger=1.5),
     Action("take_profit_batches", "main", Side.LONG, 3, nothing, tp_mark_thin,
            rules={"main": {"take_profit": True}}, close={"batches": 3}, linger=1.5),
+    Action("correction", "sub1", Side.LONG, 4, nothing, drifted_sub,
+           rules={"sub1": {"correction": True}}, correction={"margin_step": 2}, linger=1.5),
 )}
 
 # An order that lands late: once the restarted bot has looked it up as many times as it
@@ -107,7 +123,7 @@ LATE_POINTS = [("close", 2), ("maintain", 1), ("maintain", 2), ("maintain", 3),
                ("supermaintain", 2), ("take_profit", 1)]
 POINTS = [(action.name, UNDISTURBED, 0) for action in ACTIONS.values()] + [
     (action.name, mode, n) for action in ACTIONS.values() for mode in MODES
-    for n in range(1, action.orders + 1)] + [(name, LATE, n) for name, n in LATE_POINTS]
+    for n in range(1, action.writes + 1)] + [(name, LATE, n) for name, n in LATE_POINTS]
 
 
 # ----- running them all ----------------------------------------------------------------
@@ -121,8 +137,8 @@ def _point(folder: Path, action: Action, mode: str, n: int) -> KillPoint:
     if mode == UNDISTURBED:  # a trap past the last order: it never fires
         mode, n = "answered", 10_000
     return KillPoint(where, exchange, action.act, n, mode,
-                     rules=action.rules, close=close, late_after_lookups=late,
-                     linger=action.linger)
+                     rules=action.rules, close=close, correction=action.correction,
+                     late_after_lookups=late, linger=action.linger)
 
 
 async def _run_all(folder: Path, points: list[tuple[str, str, int]]
@@ -221,7 +237,9 @@ def judge(action: Action, ending: Ending) -> Verdict:
     verdict.check(after == before + opened - closed,
                   f"{after} held: {before} + {opened} opened - {closed} closed")
     kinds = {a["kind"] for a in journal.actions}
-    if action.name in ("close", "take_profit", "take_profit_batches"):
+    if action.name == "correction":
+        judge_correction(verdict, ending, opens, after)
+    elif action.name in ("close", "take_profit", "take_profit_batches"):
         planned = D(30)  # /close APT 30; tier 1: 30 % of 100
         verdict.check(not opens, f"a close opened: {[o.client_id for o in opens]}",
                       increase=True)
@@ -279,6 +297,26 @@ def judge(action: Action, ending: Ending) -> Verdict:
     return verdict
 
 
+def judge_correction(verdict: Verdict, ending: Ending, opens: list[Any], after: D) -> None:
+    """One correction, done: 10x, 20 ct, 10.4 USDT of margin; nothing opened; every margin
+    move the venue applied is one the journal has, once — none sent twice."""
+    journal = ending.journal
+    verdict.check(not opens, f"a correction opened: {[o.client_id for o in opens]}",
+                  increase=True)
+    verdict.check([(a["kind"], a["state"]) for a in journal.actions] == [("correction", "done")],
+                  f"actions {[(a['kind'], a['state'], a['error']) for a in journal.actions]}")
+    [position] = [p for p in ending.exchange.positions("sub1") if p.side is Side.LONG] or [None]
+    held = (after, position.leverage, position.margin) if position else None
+    verdict.check(held == (D(20), D(10), D("10.4")),
+                  f"held (size, leverage, margin) {held}, not (20, 10, 10.4)")
+    moved = [-w.amount for w in ending.margin_writes if w.landed]
+    journaled = [D(s["params"]["amount"]) for s in journal.steps
+                 if s["kind"] == "margin_out" and s["state"] == "final"]
+    verdict.check(moved == journaled, f"margin moved at the venue {moved}, journaled {journaled}")
+    verdict.check(all(w.amount < 0 for w in ending.margin_writes), "margin was added",
+                  increase=True)
+
+
 def _report(ending: Ending, verdict: Verdict) -> str:
     steps = "; ".join(f"a{s['action_id']} s{s['seq']} {s['state']} {s['client_id']}"
                       for s in ending.journal.steps)
@@ -298,7 +336,7 @@ def test_undisturbed(endings, name):
     verdict = judge(action, ending)
     assert not verdict.problems, _report(ending, verdict)
     assert [a["state"] for a in ending.journal.actions] == ["done"]
-    assert len(ending.placements) == action.orders, _report(ending, verdict)
+    assert ending.writes == action.writes, _report(ending, verdict)
 
 
 KILL_POINTS = [pytest.param(name, mode, n, id=f"{name}-{mode}-{n}")

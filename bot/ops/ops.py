@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.ops.close import Closing
 from bot.ops.context import Context
 from bot.ops.control import Control
+from bot.ops.correction import Correction
 from bot.ops.followups import Followups
 from bot.ops.maintenance import Maintenance
 from bot.ops.position_log import PositionLog
@@ -25,7 +26,8 @@ class Ops:
         self.take_profit = TakeProfit(ctx, self.closing)
         self.maintenance = Maintenance(ctx)
         self.watcher = Watcher(ctx, self.maintenance)
+        self.correction = Correction(ctx)
         self.position_log = PositionLog(ctx)
         self.status = Status(ctx, jobs)
-        self.recovery = Recovery(ctx, self.maintenance, self.followups)
+        self.recovery = Recovery(ctx, self.maintenance, self.correction, self.followups)
 

@@ -1,15 +1,20 @@
 """What a previous run left unfinished, taken up at start (SPEC §8): a maintenance is
 resumed from its journal (no filled step runs twice), or offered with [Retry] while the
-bot is paused; any other action's orders are looked up by client id, followed to their
-end and reported."""
+bot is paused; a correction is resumed from its journal (paused: ended where it stands,
+its margin moves decided by the venue's margin, by the first run after the resume);
+any other action's orders are looked up by client id, followed to their end and
+reported."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.maintenance import MaintenancePlan
 from bot.ops.context import Context
+from bot.ops.correction import KIND as CORRECTION
+from bot.ops.correction import Correction
 from bot.ops.events import JobFailed, MaintenanceNotResumed, Reconciled
 from bot.ops.followups import Followups, settle
 from bot.ops.maintenance import Maintenance
@@ -22,9 +27,11 @@ MAINTENANCE_KINDS = {k.value for k in Kind}
 
 
 class Recovery:
-    def __init__(self, ctx: Context, maintenance: Maintenance, followups: Followups) -> None:
+    def __init__(self, ctx: Context, maintenance: Maintenance, correction: Correction,
+                 followups: Followups) -> None:
         self.ctx = ctx
         self.maintenance = maintenance
+        self.correction = correction
         self.followups = followups
         self._steps: list[StepRecord] = []
         self._actions: list[ActionRecord] = []
@@ -37,6 +44,7 @@ class Recovery:
     async def run(self) -> None:
         ctx = self.ctx
         maintenance = [a for a in self._actions if a.kind in MAINTENANCE_KINDS]
+        corrections = [a for a in self._actions if a.kind == CORRECTION]
         if ctx.pause.paused:  # a resume is an automatic action: offer it instead
             for action in maintenance:
                 ctx.store.update_action(action.id, state="partial",
@@ -44,22 +52,21 @@ class Recovery:
                 await ctx.publish(MaintenanceNotResumed(
                     plan=MaintenancePlan.from_json(action.plan), action=action.id,
                     chat_id=action.chat_id, requested_by=action.requested_by))
+            resumed = {a.id for a in maintenance}
+            await self._together(self.correction.stand_still, corrections)
         else:  # together, so each holds its position before any job looks at it
-            results = await asyncio.gather(*(self.maintenance.run(a.id) for a in maintenance),
-                                           return_exceptions=True)
-            for action, result in zip(maintenance, results, strict=True):
-                if isinstance(result, Exception):  # the others go on; the next start retries
-                    log.error("recovery_failed action=%s", action.id, exc_info=result)
-                    await ctx.publish(JobFailed(job=f"recovery of action {action.id}",
-                                                problem=f"{type(result).__name__}: {result}"))
-        resumed = {a.id for a in maintenance}
-        others = [a for a in self._actions if a.kind not in MAINTENANCE_KINDS]
+            resumed = {a.id for a in maintenance + corrections}
+            await self._together(self._resume, maintenance + corrections)
+        others = [a for a in self._actions
+                  if a.kind not in MAINTENANCE_KINDS and a.id not in resumed]
         for action in others:  # orders it planned but never began to send
             for step in action.steps:
                 if step.state == "planned":
                     ctx.store.update_step(step.id, state="skipped",
                                           error_message="never sent: the bot stopped first")
-        steps = [st for st in self._steps if st.action_id not in resumed]
+        # (a correction's leverage and margin steps, decided above, have no order)
+        steps = [st for st in self._steps if st.action_id not in resumed
+                 and not (st.client_id is None and st.action_id in {a.id for a in corrections})]
         if not steps:
             for action in others:  # no order to look up: nothing told yet
                 await settle(ctx, action.id)
@@ -74,3 +81,19 @@ class Recovery:
         for action_id in sorted({step.action_id for step in steps} | {a.id for a in others}):
             # told in the alert above; those still open end when their last order does
             await settle(ctx, action_id, push=False)
+
+    async def _resume(self, action_id: int) -> object:
+        record = self.ctx.store.action_with_steps(action_id)
+        if record is not None and record.kind == CORRECTION:
+            return await self.correction.resume(action_id)
+        return await self.maintenance.run(action_id)
+
+    async def _together(self, take_up: Callable[[int], Awaitable[object]],
+                        actions: list[ActionRecord]) -> None:
+        results = await asyncio.gather(*(take_up(a.id) for a in actions),
+                                       return_exceptions=True)
+        for action, result in zip(actions, results, strict=True):
+            if isinstance(result, Exception):  # the others go on; the next start retries
+                log.error("recovery_failed action=%s", action.id, exc_info=result)
+                await self.ctx.publish(JobFailed(job=f"recovery of action {action.id}",
+                                                 problem=f"{type(result).__name__}: {result}"))

@@ -76,8 +76,8 @@ class StartSummary:
 
 
 CLEAN_RUNS_TO_RESOLVE = 3
-# The rules that have a job today; correction and grid join when they are built.
-RUNNING_RULES = ("take_profit", "hedge")
+# The rules that have a job today; grid joins when it is built.
+RUNNING_RULES = ("take_profit", "hedge", "correction")
 
 
 def same_problem(exc: BaseException) -> str:
@@ -149,7 +149,8 @@ class Status:
         return StartSummary(
             demo=config.is_demo, accounts=accounts, ladders=ladders,
             intervals={"take_profit": rules.take_profit.interval_seconds,
-                       "watcher": rules.maintenance.watcher.interval_seconds},
+                       "watcher": rules.maintenance.watcher.interval_seconds,
+                       "correction": rules.correction.interval_seconds},
             paused=self.ctx.pause.paused,
             overrides=[a.name for a in config.accounts if a.take_profit is not None])
 

@@ -1,18 +1,21 @@
-"""What the rule loops decided and did: take-profit tiers, hedges, the watcher."""
+"""What the rule loops decided and did: take-profit tiers, hedges, the watcher, error
+correction."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.ops.events.base import Event, PositionEvent
+from bot.rules.correction import CorrectionPlan
 from bot.rules.hedge import HedgeClose
 from bot.rules.take_profit import TierClose
 from db.records import Severity
 
 if TYPE_CHECKING:
     from bot.closing import CloseResult
+    from bot.correction import CorrectionReport
     from bot.ops.refusal import Refusal
 
 
@@ -98,7 +101,7 @@ class RuleSkipped(PositionEvent):
     """A rule left a position alone right before acting: another action holds it
     (`busy`), or it changed since the run read it (`changed`)."""
 
-    rule: str  # "tp" | "hedge"
+    rule: str  # "tp" | "hedge" | "correction"
     why: str  # "busy" | "changed"
 
     @property
@@ -155,3 +158,67 @@ class WatcherAutoRefused(PositionEvent):
 
     def message(self) -> str:
         return f"refused: {self.refusal.key} {self.refusal.values}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectionEvent(PositionEvent):
+    """A correction's outcome: what changed, from the venue's own numbers."""
+
+    alert = "correction"
+    report: CorrectionReport
+
+    def changes(self) -> str:
+        r, after = self.report, self.report.after or self.report.before
+        parts = []
+        if r.leverage_after is not None:
+            parts.append(f"leverage {r.leverage_before} -> {r.leverage_after}")
+        if r.close_outcomes:
+            parts.append(f"notional {r.notional(r.before):.2f} -> {r.notional(after):.2f} "
+                         f"(closed {r.closed} of {r.close_size}, fee {r.close_fee})")
+        if r.moves:
+            parts.append(f"margin {r.moves[0].margin_before} -> {r.moves[-1].margin_after} "
+                         f"in {len(r.moves)} steps")
+        return "; ".join(parts) or "nothing changed"
+
+    def data(self) -> dict[str, Any]:
+        return self.report.summary()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionCorrected(CorrectionEvent):
+    name = "correction_done"
+
+    def message(self) -> str:
+        return self.changes()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectionFailed(CorrectionEvent):
+    name = "correction_failed"
+    severity = Severity.ERROR
+    error: str
+
+    def message(self) -> str:
+        return f"{self.error}; {self.changes()}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectionObserved(PositionEvent):
+    """Observe mode: what a correction would do, told once per decision."""
+
+    name = "correction_would_correct"
+    alert = "correction"
+    plan: CorrectionPlan
+
+    def message(self) -> str:
+        plan = self.plan
+        parts = []
+        if plan.leverage_to is not None:
+            parts.append(f"leverage {self.position.leverage} -> {plan.leverage_to}")
+        if plan.close_size:
+            parts.append(f"close {plan.close_size} (notional {plan.notional_before:.2f} -> "
+                         f"{plan.notional_after:.2f})")
+        if plan.margin_moves:
+            parts.append(f"margin {self.position.margin} -> {plan.margin_after} in "
+                         f"{len(plan.margin_moves)} steps")
+        return "would: " + "; ".join(parts)

@@ -1,0 +1,94 @@
+"""Error correction through the running bot (issue 12), on the paper venue and on an OKX
+sub-account through the fake OKX server: `/correct` previews the next run and [Run now]
+brings the drifted position to target — leverage, close, margin moves, in that order —
+told in one alert; the `correction:sub1` job then sends nothing."""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal as D
+
+import pytest
+
+from bot.domain import OrderSide, Side
+from bot.venues.paper.demo import new_exchange
+from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
+from tests.fakes.okx_accounts import CREDENTIALS, KEYS
+from tests.fakes.okx_server import FakeOkxServer
+
+APT = "APT-USDT-SWAP"
+
+
+@pytest.fixture(params=["paper", "okx"])
+async def venue_kind(request):
+    if request.param == "paper":
+        yield None
+        return
+    exchange = new_exchange()
+    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
+        yield exchange, server.base_url
+
+
+@contextlib.asynccontextmanager
+async def bot(tmp_path, okx=None):
+    config = make_config(tmp_path, okx_url=okx[1] if okx else None,
+                         rules={"watcher": "off"}, paper=PAPER_EMPTY, close=FAST_FOLLOW)
+
+    def exchange_of(app):
+        return okx[0] if okx else app.paper.exchange
+
+    def drift(app):
+        """sub1 holds APT long at 20x: 60 ct bought at 6 (360 USDT), marked at 5."""
+        exchange = exchange_of(app)
+        exchange.market.freeze()
+        exchange.set_mark(APT, D(5))
+        for name in ("main", "sub1"):
+            if name not in exchange.accounts:
+                exchange.add_account(name, D(1000))
+        exchange.seed_position("sub1", APT, Side.LONG, D(60), D(6), D(20))
+
+    async with running(config, prepare=drift) as (app, chat):
+        await chat.ask("/status")
+        yield app, chat, exchange_of(app)
+
+
+def writes(exchange):
+    return [(o.account, o.side, o.size, o.reduce_only) for o in exchange.orders.values()]
+
+
+async def test_correct_previews_and_run_now_brings_the_position_to_target(tmp_path,
+                                                                         venue_kind):
+    async with bot(tmp_path, venue_kind) as (app, chat, exchange):
+        [preview] = await chat.ask("/correct")
+        assert preview == (
+            "🛠 Correction preview — sub1 (on)\n"
+            "APT-USDT-SWAP long: leverage 20x → 10x; close 40 ct (40 APT): notional "
+            "300.00 USDT → 100.00 USDT; margin 18.00 USDT → 10.00 USDT (moved out 1×, at "
+            "most 5.00 USDT each)")
+        assert chat.choices == ["Run now", "Cancel"]
+
+        said = await chat.choose("Run now", timeout=20)
+
+        assert said[-1] == ("Correction ran: 1 corrected, 0 failed, 0 left alone (busy or "
+                            "changed). The details come as alerts.")
+        [alert] = [e.text for e in chat.transcript
+                   if e.kind == "sent" and e.text.startswith("🛠 Corrected")]
+        assert alert.startswith(
+            "🛠 Corrected APT-USDT-SWAP long on sub1:\n"
+            "leverage 20x → 10x\n"
+            "notional 300.00 USDT → 100.00 USDT (closed 40 ct (40 APT) of 40 ct (40 APT) at ")
+        assert alert.endswith("\nmargin 12.00 USDT → 10.00 USDT (moved out 1×)")
+        assert writes(exchange) == [("sub1", OrderSide.SELL, D(40), True)]
+        [held] = await app.venues["sub1"].positions()
+        assert (held.size, held.leverage, held.margin) == (D(20), D(10), D(10))
+
+        await app.jobs.run_now("correction:sub1")
+        await app.jobs.run_now("correction:sub1")
+
+        assert writes(exchange) == [("sub1", OrderSide.SELL, D(40), True)]
+        [action] = app.store.recent_actions(5)
+        assert (action.kind, action.state.value, action.origin) == (
+            "correction", "done", "command")
+        [preview] = await chat.ask("/correct sub1")
+        assert preview.endswith("APT-USDT-SWAP long: within targets\n\n"
+                                "The next run would do nothing.")
