@@ -9,8 +9,7 @@ from decimal import Decimal
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.correction import CorrectionReport
-from bot.ops.correction import AccountPlans
+from bot.ops.correction import AccountPlans, CorrectionReport
 from bot.ops.refusal import Refusal
 from bot.rules.correction import CorrectionPlan
 from bot.sizing import notional

@@ -33,13 +33,14 @@ def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str 
                 telegram: dict[str, Any] | None = None) -> Config:
     """main (role main) and sub1 (role sub): paper accounts, or OKX accounts at `okx_url`
     with the fake server's keys. `rules` sets each account's rule switches over
-    take_profit and hedge off; `paper`, `close` (rules.close) and `telegram` add to those
-    sections of the config."""
+    take_profit, hedge and correction off; `paper`, `close` (rules.close) and `telegram`
+    add to those sections of the config."""
     def account(name: str, role: str) -> dict[str, Any]:
         venue = {"venue": "paper"} if okx_url is None else {
             "venue": "okx", "base_url": okx_url, **credentials_of(name)}
         return {"name": name, "role": role, **venue,
-                "rules": {"take_profit": False, "hedge": False, **(rules or {})}}
+                "rules": {"take_profit": False, "hedge": False, "correction": False,
+                          **(rules or {})}}
 
     return parse_config({
         "language": "en",

@@ -146,16 +146,19 @@ async def test_a_job_failing_every_other_run_is_told_once(tmp_path):
 
 
 async def test_start_and_stop_are_told(tmp_path):
-    config = make_config(tmp_path, rules={"take_profit": "observe", "hedge": "true"},
+    config = make_config(tmp_path, rules={"take_profit": "observe", "hedge": "true",
+                                          "correction": "on"},
                          paper=PAPER_EMPTY, close=FAST_FOLLOW)
     async with running(config) as (app, chat):
         started = sent(chat)
     assert started == ["🟢 Bot started (paper-trading demo)\n"
-                       "• main (paper, main): take-profit observe · hedge on · watcher ask\n"
-                       "• sub1 (paper, sub): take-profit observe · hedge on · watcher ask\n"
+                       "• main (paper, main): take-profit observe · hedge on · correction on"
+                       " · watcher ask\n"
+                       "• sub1 (paper, sub): take-profit observe · hedge on · correction on"
+                       " · watcher ask\n"
                        "Take-profit ladder long: 25%→30% · 35%→50% · 50%→50%\n"
                        "Take-profit ladder short: 35%→30% · 45%→50% · 55%→50%\n"
-                       "Intervals: take-profit/hedge 10 s, watcher 10 s"]
+                       "Intervals: take-profit/hedge 10 s, watcher 10 s, correction 300 s"]
     assert sent(chat)[-1] == "🔴 Bot stopped cleanly."
     assert [e.name for e in app.store.recent_events(2)] == ["bot_stopped", "bot_started"]
 

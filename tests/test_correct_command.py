@@ -32,7 +32,8 @@ async def venue_kind(request):
 @contextlib.asynccontextmanager
 async def bot(tmp_path, okx=None):
     config = make_config(tmp_path, okx_url=okx[1] if okx else None,
-                         rules={"watcher": "off"}, paper=PAPER_EMPTY, close=FAST_FOLLOW)
+                         rules={"watcher": "off", "correction": "on"}, paper=PAPER_EMPTY,
+                         close=FAST_FOLLOW)
 
     def exchange_of(app):
         return okx[0] if okx else app.paper.exchange
@@ -61,6 +62,7 @@ async def test_correct_previews_and_run_now_brings_the_position_to_target(tmp_pa
     async with bot(tmp_path, venue_kind) as (app, chat, exchange):
         [preview] = await chat.ask("/correct")
         assert preview == (
+            "🛠 Correction preview — main (on)\nno positions\n\n"
             "🛠 Correction preview — sub1 (on)\n"
             "APT-USDT-SWAP long: leverage 20x → 10x; close 40 ct (40 APT): notional "
             "300.00 USDT → 100.00 USDT; margin 18.00 USDT → 10.00 USDT (moved out 1×, at "
@@ -89,6 +91,8 @@ async def test_correct_previews_and_run_now_brings_the_position_to_target(tmp_pa
         [action] = app.store.recent_actions(5)
         assert (action.kind, action.state.value, action.origin) == (
             "correction", "done", "command")
+        status = "\n".join(await chat.ask("/status"))
+        assert "correction:sub1" in status and "correction:main" in status
         [preview] = await chat.ask("/correct sub1")
         assert preview.endswith("APT-USDT-SWAP long: within targets\n\n"
                                 "The next run would do nothing.")

@@ -144,15 +144,18 @@ async def test_started_and_stopped_publish_what_runs(store):
     summary = started.summary
     assert summary.accounts == [
         AccountSummary("main", "paper", "main",
-                       {"take_profit": "on", "hedge": "observe", "watcher": "ask"}),
+                       {"take_profit": "on", "hedge": "observe", "correction": "off",
+                        "watcher": "ask"}),
         AccountSummary("sub1", "paper", "sub",
-                       {"take_profit": "off", "hedge": "off", "watcher": "auto"})]
+                       {"take_profit": "off", "hedge": "off", "correction": "on",
+                        "watcher": "auto"})]
     assert (summary.demo, summary.paused, summary.overrides) == (True, False, ["sub1"])
     assert summary.ladders["long"] == [(D(25), D(30)), (D(35), D(50)), (D(50), D(50))]
-    assert summary.intervals == {"take_profit": 10, "watcher": 10}
+    assert summary.intervals == {"take_profit": 10, "watcher": 10, "correction": 300}
     assert [r.message for r in rig.recorded("bot_started")] == [
         "demo=True paused=False accounts=main(paper,main: take_profit=on hedge=observe "
-        "watcher=ask), sub1(paper,sub: take_profit=off hedge=off watcher=auto)"]
+        "correction=off watcher=ask), sub1(paper,sub: take_profit=off hedge=off "
+        "correction=on watcher=auto)"]
     assert [r.message for r in rig.recorded("bot_stopped")] == ["stopped cleanly"]
 
 

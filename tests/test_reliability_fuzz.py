@@ -71,7 +71,7 @@ COMMAND_COUNT = 1600  # different commands it sends, at least (hypothesis decide
 CALLBACK_COUNT = 550  # examples (one press each) of the callbacks test
 TEXT, NOTICE = 4096, 200  # Telegram's limits, UTF-16 code units
 # The confirmation kinds whose [Confirm] places orders: never pressed by their owner.
-ORDERING_KINDS = frozenset({"close", "maintain", "maintain_retry"})
+ORDERING_KINDS = frozenset({"close", "maintain", "maintain_retry", "correct"})
 
 SETTINGS = settings(
     deadline=None, derandomize=True, database=None,
@@ -616,7 +616,8 @@ presses = st.builds(
 # The prefixes of the buttons the bot gives each confirmation kind, and their choices.
 KIND_PREFIXES = {"close_side": [SIDE, CANCEL], "maintain_side": [SIDE, CANCEL],
                  "watcher": [WATCH], "close": [CONFIRM, CANCEL], "maintain": [CONFIRM, CANCEL],
-                 "tp_reset": [CONFIRM, CANCEL], "maintain_retry": [CONFIRM]}
+                 "tp_reset": [CONFIRM, CANCEL], "maintain_retry": [CONFIRM],
+                 "correct": [CONFIRM, CANCEL]}
 PREFIX_CHOICES = {SIDE: ["long", "short"], WATCH: ["maintain", "supermaintain", "skip"]}
 
 

@@ -10,7 +10,6 @@ would do, once per decision. `/correct` shows the next run's plan and can run it
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -31,7 +30,7 @@ from bot.ops.refusal import Refusal
 from bot.rules.correction import CorrectionPlan, Targets, plan_correction
 from bot.venues.base import VenueError, held_position
 
-log = logging.getLogger(__name__)
+__all__ = ["AccountPlans", "Corrected", "Correction", "CorrectionReport"]
 
 KIND = "correction"
 
