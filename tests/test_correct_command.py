@@ -26,7 +26,7 @@ async def venue_kind(request):
         return
     exchange = new_exchange()
     async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
-        yield exchange, server.base_url
+        yield exchange, server.base_url, server
 
 
 @contextlib.asynccontextmanager
@@ -53,6 +53,18 @@ async def bot(tmp_path, okx=None):
         yield app, chat, exchange_of(app)
 
 
+def wire(server):
+    """sub1's positions reads and its writes, as the fake OKX server received them."""
+    names = {"/api/v5/account/positions": "positions",
+             "/api/v5/account/set-leverage": "POST set-leverage",
+             "/api/v5/account/leverage-info": "leverage-info",
+             "/api/v5/trade/order": "POST order",
+             "/api/v5/account/position/margin-balance": "POST margin-balance"}
+    return [names[r.path] for r in server.requests
+            if r.account == "sub1" and r.path in names
+            and (r.method == "POST") == names[r.path].startswith("POST")]
+
+
 def writes(exchange):
     return [(o.account, o.side, o.size, o.reduce_only) for o in exchange.orders.values()]
 
@@ -69,7 +81,16 @@ async def test_correct_previews_and_run_now_brings_the_position_to_target(tmp_pa
             "most 5.00 USDT each)")
         assert chat.choices == ["Run now", "Cancel"]
 
+        if venue_kind is not None:
+            venue_kind[2].requests.clear()
         said = await chat.choose("Run now", timeout=20)
+        if venue_kind is not None:  # what reached OKX, in order: each write read back
+            # (the run reads the account; the position is read again right before acting)
+            assert wire(venue_kind[2]) == [
+                "positions", "positions", "POST set-leverage", "leverage-info", "positions",
+                "POST order", "positions", "POST margin-balance", "positions", "positions"]
+            [move] = [r.body for r in venue_kind[2].requests if r.path.endswith("balance")]
+            assert (move["type"], move["amt"], move["posSide"]) == ("reduce", "2", "long")
 
         assert said[-1] == ("Correction ran: 1 corrected, 0 failed, 0 left alone (busy or "
                             "changed). The details come as alerts.")
@@ -84,8 +105,12 @@ async def test_correct_previews_and_run_now_brings_the_position_to_target(tmp_pa
         [held] = await app.venues["sub1"].positions()
         assert (held.size, held.leverage, held.margin) == (D(20), D(10), D(10))
 
+        if venue_kind is not None:
+            venue_kind[2].requests.clear()
         await app.jobs.run_now("correction:sub1")
         await app.jobs.run_now("correction:sub1")
+        if venue_kind is not None:
+            assert wire(venue_kind[2]) == ["positions", "positions"]  # and nothing sent
 
         assert writes(exchange) == [("sub1", OrderSide.SELL, D(40), True)]
         [action] = app.store.recent_actions(5)

@@ -170,6 +170,13 @@ async def test_observe_mode_tells_what_it_would_do_once(store):
     assert observed.message() == "would: margin 30 -> 10 in 4 steps"
     assert rig.ctx.config.account("sub1").rule_mode("correction") is RuleMode.OBSERVE
 
+    rig.exchange.change_margin("sub1", APT, Side.LONG, D(-20))  # corrected by hand
+    await rig.ops.correction.run("sub1")
+    rig.exchange.change_margin("sub1", APT, Side.LONG, D(20))  # and drifted again
+    await rig.ops.correction.run("sub1")
+
+    assert len(rig.of(CorrectionObserved, delivered=True)) == 2  # a decision again
+
 
 async def test_run_now_corrects_an_observing_account(store):
     rig = make_rig(store, make_config(sub1={"correction": "observe"}))

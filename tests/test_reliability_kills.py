@@ -297,6 +297,13 @@ def judge(action: Action, ending: Ending) -> Verdict:
     return verdict
 
 
+def margin_moves(ending: Ending) -> tuple[list[D], list[D]]:
+    """The margin moves the venue applied, and those the journal holds as done."""
+    return ([-w.amount for w in ending.margin_writes if w.landed],
+            [D(s["params"]["amount"]) for s in ending.journal.steps
+             if s["kind"] == "margin_out" and s["state"] == "final"])
+
+
 def judge_correction(verdict: Verdict, ending: Ending, opens: list[Any], after: D) -> None:
     """One correction, done: 10x, 20 ct, 10.4 USDT of margin; nothing opened; every margin
     move the venue applied is one the journal has, once — none sent twice."""
@@ -309,9 +316,7 @@ def judge_correction(verdict: Verdict, ending: Ending, opens: list[Any], after: 
     held = (after, position.leverage, position.margin) if position else None
     verdict.check(held == (D(20), D(10), D("10.4")),
                   f"held (size, leverage, margin) {held}, not (20, 10, 10.4)")
-    moved = [-w.amount for w in ending.margin_writes if w.landed]
-    journaled = [D(s["params"]["amount"]) for s in journal.steps
-                 if s["kind"] == "margin_out" and s["state"] == "final"]
+    moved, journaled = margin_moves(ending)
     verdict.check(moved == journaled, f"margin moved at the venue {moved}, journaled {journaled}")
     verdict.check(all(w.amount < 0 for w in ending.margin_writes), "margin was added",
                   increase=True)
@@ -354,6 +359,8 @@ def test_killed_and_restarted(endings, figures, name, mode, n):
     verdict = judge(action, ending)
     figures("orders")["duplicates"] += ending.duplicates
     figures("orders")["unintended increases"] += verdict.increases
+    moved, journaled = margin_moves(ending)
+    figures("margin moves")["sent twice"] += max(0, len(moved) - len(journaled))
     if not verdict.problems:
         figures("kill points")["recovered"] += 1
     assert not verdict.problems, _report(ending, verdict)

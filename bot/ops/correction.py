@@ -97,7 +97,8 @@ class Correction:
         outcomes = []
         for p in positions:
             plan = plan_correction(p, self.targets(p))
-            if not plan.needed:
+            if not plan.needed:  # a decision observed before may be told again later
+                ctx.alerts.clear(_problem_key("correction_observe", p))
                 await self._resolved(p)
                 continue
             if mode is RuleMode.OBSERVE:
