@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from bot.config_rules import CloseSettings
 from bot.domain import ZERO, OrderBook, OrderRequest, OrderSide, OrderType, Position, TimeInForce
-from bot.execution import GTT_GRACE_SECONDS, Executor, Outcome
+from bot.execution import GTT_GRACE_SECONDS, Executor, Outcome, OutcomeTotals
 from bot.sizing import HUNDRED, round_price, split_batches, unrealized_pnl, with_slippage
 from bot.venues.base import Venue
 
@@ -78,41 +78,18 @@ def plan_close(position: Position, size: Decimal, book: OrderBook, settings: Clo
 
 
 @dataclass(slots=True)
-class CloseResult:
+class CloseResult(OutcomeTotals):
     plan: ClosePlan
     outcomes: list[Outcome] = field(default_factory=list)
-
-    @property
-    def filled_size(self) -> Decimal:
-        return sum((o.filled_size for o in self.outcomes), ZERO)
 
     @property
     def unfilled_size(self) -> Decimal:
         return self.plan.size - self.filled_size
 
     @property
-    def fee(self) -> Decimal:
-        return sum((o.fee for o in self.outcomes), ZERO)
-
-    @property
-    def realized_pnl(self) -> Decimal:
-        return sum((o.realized_pnl for o in self.outcomes), ZERO)
-
-    @property
-    def average_price(self) -> Decimal | None:
-        filled = [(o.filled_size, o.average_price) for o in self.outcomes
-                  if o.filled_size and o.average_price]
-        total = sum((q for q, _ in filled), ZERO)
-        return sum((q * p for q, p in filled), ZERO) / total if total else None
-
-    @property
     def settled(self) -> bool:
         """Every order is final or was refused: what filled is all that will fill."""
         return all(o.settled for o in self.outcomes)
-
-    @property
-    def errors(self) -> list[str]:
-        return [str(o.error) for o in self.outcomes if o.error is not None]
 
     @property
     def state(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from bot.closing import execute_close, plan_close
 from bot.config_rules import CloseSettings
 from bot.domain import ZERO, Position
-from bot.execution import Executor, Journal, Outcome, request_of
+from bot.execution import Executor, Journal, Outcome, OutcomeTotals, request_of
 from bot.rules.correction import Targets, excess_close, margin_floor, next_margin_move
 from bot.sizing import notional
 from bot.venues.base import (
@@ -46,36 +46,27 @@ class MarginMove:
 
 
 @dataclass(slots=True)
+class ExcessClose(OutcomeTotals):
+    size: Decimal  # contracts the close was sent for
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class CorrectionReport:
     """What one run of the action changed, from the venue's own numbers."""
 
     before: Position
     leverage_before: Decimal | None = None  # when it was set: from, and to as read back
     leverage_after: Decimal | None = None
-    close_size: Decimal = ZERO  # contracts the close was sent for
-    close_outcomes: list[Outcome] = field(default_factory=list)
+    close: ExcessClose | None = None
     moves: list[MarginMove] = field(default_factory=list)
     after: Position | None = None  # read back at the end
     error: VenueError | None = None  # what stopped it
 
     @property
-    def closed(self) -> Decimal:
-        return sum((o.filled_size for o in self.close_outcomes), ZERO)
-
-    @property
-    def close_fee(self) -> Decimal:
-        return sum((o.fee for o in self.close_outcomes), ZERO)
-
-    @property
-    def close_price(self) -> Decimal | None:
-        priced = [(o.filled_size, o.average_price) for o in self.close_outcomes
-                  if o.filled_size and o.average_price]
-        total = sum((q for q, _ in priced), ZERO)
-        return sum((q * p for q, p in priced), ZERO) / total if total else None
-
-    @property
     def changed(self) -> bool:
-        return self.leverage_after is not None or self.closed > 0 or bool(self.moves)
+        closed = self.close.filled_size if self.close else ZERO
+        return self.leverage_after is not None or closed > 0 or bool(self.moves)
 
     def notional(self, position: Position) -> Decimal:
         return notional(position.size, position.mark_price, position.instrument)
@@ -86,7 +77,8 @@ class CorrectionReport:
         return {"leverage": [str(self.leverage_before or self.before.leverage),
                              str(after.leverage)],
                 "notional": [str(self.notional(self.before)), str(self.notional(after))],
-                "closed": str(self.closed), "fee": str(self.close_fee),
+                "closed": str(self.close.filled_size if self.close else ZERO),
+                "fee": str(self.close.fee if self.close else ZERO),
                 "margin": [str(self.before.margin), str(after.margin)],
                 "margin_moves": len(self.moves),
                 "error": str(self.error) if self.error else None}
@@ -173,24 +165,26 @@ class CorrectionRunner:
                      report: CorrectionReport) -> Position:
         begun = self._steps(action_id, CLOSE_SEQ, MARGIN_SEQ)
         if begun:  # a close this action sent before: followed, never sent again
-            report.close_size = sum((Decimal(st.params["size"]) for st in begun), ZERO)
+            close = report.close = ExcessClose(sum((Decimal(st.params["size"])
+                                                    for st in begun), ZERO))
             for st in begun:
                 if st.state == "planned":
                     self.journal.update_step(st.id, state="skipped",
                                              error_message="never sent: the bot stopped first")
                 else:
-                    report.close_outcomes.append(await self._order(
+                    close.outcomes.append(await self._order(
                         action_id, st.seq, st.kind, request_of(st.params)))
         else:
-            report.close_size = excess_close(position, targets)
-            if report.close_size == 0:
+            size = excess_close(position, targets)
+            if size == 0:
                 return position
             book = await self.venue.order_book(position.symbol, self.settings.book_levels)
-            plan = plan_close(position, report.close_size, book, self.settings, self.clock())
+            plan = plan_close(position, size, book, self.settings, self.clock())
             result = await execute_close(self.executor, self.venue, action_id, plan,
                                          self.settings, first_seq=CLOSE_SEQ)
-            report.close_outcomes = [await self._settled(action_id, o) for o in result.outcomes]
-        errors = [o.error for o in report.close_outcomes if o.error is not None]
+            close = report.close = ExcessClose(size, [await self._settled(action_id, o)
+                                                      for o in result.outcomes])
+        errors = [o.error for o in close.outcomes if o.error is not None]
         if errors:  # the venue's refusal stops the correction here, with its code
             raise errors[0]
         return await self._read(position)

@@ -136,6 +136,37 @@ class Outcome:
                                 and self.fills_unread is None)
 
 
+class OutcomeTotals:
+    """What the orders of a step or an action add up to (`outcomes`: theirs)."""
+
+    __slots__ = ()
+    outcomes: list[Outcome]
+
+    @property
+    def filled_size(self) -> Decimal:
+        return sum((o.filled_size for o in self.outcomes), ZERO)
+
+    @property
+    def fee(self) -> Decimal:
+        return sum((o.fee for o in self.outcomes), ZERO)
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        return sum((o.realized_pnl for o in self.outcomes), ZERO)
+
+    @property
+    def average_price(self) -> Decimal | None:
+        """Weighted by what each order filled; None when nothing filled."""
+        priced = [(o.filled_size, o.average_price) for o in self.outcomes
+                  if o.filled_size and o.average_price]
+        total = sum((q for q, _ in priced), ZERO)
+        return sum((q * p for q, p in priced), ZERO) / total if total else None
+
+    @property
+    def errors(self) -> list[str]:
+        return [str(o.error) for o in self.outcomes if o.error is not None]
+
+
 def client_id_for(prefix: str, action_id: int, seq: int) -> str:
     """OKX: at most 32 letters and digits. The prefix is this installation's, so a fresh
     database can never reuse an id the venue already knows from an earlier one."""

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain import ZERO, OrderRequest, OrderType, Side, TimeInForce
-from bot.execution import Executor, Journal, Outcome, request_of
+from bot.execution import Executor, Journal, Outcome, OutcomeTotals, request_of
 from bot.rules.maintenance import Kind, final_close_normal, final_close_super
 from bot.sizing import with_slippage
 from bot.venues.base import PositionNotFound, Venue, VenueError, held_position
@@ -77,44 +77,22 @@ def _decimal(value: str | None) -> Decimal | None:
 
 
 @dataclass(slots=True)
-class StepReport:
+class StepReport(OutcomeTotals):
     step: int
     target: Decimal | None = None  # contracts this step must fill in all, once known
     outcomes: list[Outcome] = field(default_factory=list)
 
     @property
-    def filled(self) -> Decimal:
-        return sum((o.filled_size for o in self.outcomes), ZERO)
-
-    @property
     def done(self) -> bool:
-        return self.target is not None and self.filled >= self.target
-
-    @property
-    def fee(self) -> Decimal:
-        return sum((o.fee for o in self.outcomes), ZERO)
-
-    @property
-    def pnl(self) -> Decimal:
-        return sum((o.realized_pnl for o in self.outcomes), ZERO)
+        return self.target is not None and self.filled_size >= self.target
 
     @property
     def fills(self) -> int:
         return sum(len(o.fills) for o in self.outcomes)
 
     @property
-    def average_price(self) -> Decimal | None:
-        priced = [(o.filled_size, o.average_price) for o in self.outcomes if o.average_price]
-        total = sum((q for q, _ in priced), ZERO)
-        return sum((q * p for q, p in priced), ZERO) / total if total else None
-
-    @property
     def order_ids(self) -> list[str]:
         return [o.order.venue_id for o in self.outcomes if o.order is not None]
-
-    @property
-    def errors(self) -> list[str]:
-        return [str(o.error) for o in self.outcomes if o.error is not None]
 
 
 @dataclass(slots=True)
@@ -129,7 +107,7 @@ class MaintenanceResult:
 
     @property
     def pnl(self) -> Decimal:
-        return sum((r.pnl for r in self.steps.values()), ZERO)
+        return sum((r.realized_pnl for r in self.steps.values()), ZERO)
 
     @property
     def fees(self) -> Decimal:
@@ -187,20 +165,20 @@ class MaintenanceRunner:
             # one of them closed all it was sent for. Only the journal can say so: once
             # step 2 has begun, the position on the venue is the new one.
             if attempts and report.outcomes[-1].filled_size == Decimal(attempts[-1].params["size"]):
-                report.target = report.filled
+                report.target = report.filled_size
                 return
             held = await held_position(self.venue, symbol, side)
             if held is None:
-                if report.filled:  # closed meanwhile by other means: nothing left to do
-                    report.target = report.filled
+                if report.filled_size:  # closed meanwhile by other means: nothing left to do
+                    report.target = report.filled_size
                     return
                 raise PositionNotFound(f"no {symbol} {side} position to maintain",
                                        code="no_position", venue=self.venue.venue)
-            report.target = report.filled + held.size
+            report.target = report.filled_size + held.size
             missing = held.size
         else:
             report.target = await self._target(plan, step, result)
-            missing = report.target - report.filled
+            missing = report.target - report.filled_size
         if missing > 0 and len(attempts) < MAX_ATTEMPTS:
             report.outcomes.append(await self._send(
                 action_id, step * 10 + len(attempts), symbol, side, missing,
@@ -210,7 +188,7 @@ class MaintenanceRunner:
                       result: MaintenanceResult) -> Decimal:
         if step == OPEN:
             return plan.open_size
-        opened = result.steps[OPEN].filled
+        opened = result.steps[OPEN].filled_size
         inst = await self.venue.instrument(plan.symbol)
         if plan.kind is Kind.NORMAL:
             return final_close_normal(opened=opened, inst=inst,

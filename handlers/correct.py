@@ -51,13 +51,13 @@ def report_lines(s: Services, report: CorrectionReport) -> list[str]:
         was = report.leverage_before or before.leverage
         lines.append(s.text("change_leverage", was=fmt_plain(was),
                             now=fmt_plain(report.leverage_after)))
-    if report.close_outcomes:
+    if (close := report.close) is not None:
         lines.append(s.text(
             "change_notional",
             was=fmt_usdt(notional(before.size, before.mark_price, inst)),
             now=fmt_usdt(notional(after.size, after.mark_price, inst)),
-            closed=s.size(report.closed, inst), meant=s.size(report.close_size, inst),
-            price=fmt_plain(report.close_price or Decimal(0)), fee=fmt_fee(report.close_fee)))
+            closed=s.size(close.filled_size, inst), meant=s.size(close.size, inst),
+            price=fmt_plain(close.average_price or Decimal(0)), fee=fmt_fee(close.fee)))
     if report.moves:
         lines.append(s.text("change_margin", was=fmt_usdt(report.moves[0].margin_before),
                             now=fmt_usdt(report.moves[-1].margin_after),

@@ -148,7 +148,7 @@ def report_text(s: Services, report: MaintenanceReport) -> str:
             lines.append(s.text(f"report_step_{step}", mark=mark, detail="-"))
             continue
         detail = s.text("report_step_detail", orders=", ".join(r.order_ids) or "-",
-                        filled=size(r.filled), price=fmt_plain(r.average_price or Decimal(0)),
+                        filled=size(r.filled_size), price=fmt_plain(r.average_price or Decimal(0)),
                         fills=r.fills, fee=fmt_fee(r.fee))
         lines.append(s.text(f"report_step_{step}", mark="✅" if r.done else "❌",
                             detail=detail))

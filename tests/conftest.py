@@ -6,7 +6,22 @@ from collections import Counter
 
 import pytest
 
+from bot.venues.paper.demo import new_exchange
 from db import Database, Store
+from tests.fakes.okx_accounts import CREDENTIALS, KEYS
+from tests.fakes.okx_server import FakeOkxServer
+
+
+@pytest.fixture(params=["paper", "okx"])
+async def venue_kind(request):
+    """None: the bot's own paper venue. Else (exchange, base url, server): OKX accounts
+    through the fake OKX server, the real python-okx client talking to it."""
+    if request.param == "paper":
+        yield None
+        return
+    exchange = new_exchange()
+    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
+        yield exchange, server.base_url, server
 
 
 @pytest.fixture

@@ -8,25 +8,10 @@ from __future__ import annotations
 import contextlib
 from decimal import Decimal as D
 
-import pytest
-
 from bot.domain import OrderSide, Side
-from bot.venues.paper.demo import new_exchange
 from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
-from tests.fakes.okx_accounts import CREDENTIALS, KEYS
-from tests.fakes.okx_server import FakeOkxServer
 
 APT = "APT-USDT-SWAP"
-
-
-@pytest.fixture(params=["paper", "okx"])
-async def venue_kind(request):
-    if request.param == "paper":
-        yield None
-        return
-    exchange = new_exchange()
-    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
-        yield exchange, server.base_url, server
 
 
 @contextlib.asynccontextmanager
@@ -47,6 +32,8 @@ async def bot(tmp_path, okx=None):
             if name not in exchange.accounts:
                 exchange.add_account(name, D(1000))
         exchange.seed_position("sub1", APT, Side.LONG, D(60), D(6), D(20))
+        # Paused, so no job acts first (/correct's [Run now] is the user's own action).
+        app.pause.set(True)
 
     async with running(config, prepare=drift) as (app, chat):
         await chat.ask("/status")
@@ -105,6 +92,7 @@ async def test_correct_previews_and_run_now_brings_the_position_to_target(tmp_pa
         [held] = await app.venues["sub1"].positions()
         assert (held.size, held.leverage, held.margin) == (D(20), D(10), D(10))
 
+        await chat.ask("/resume")
         if venue_kind is not None:
             venue_kind[2].requests.clear()
         await app.jobs.run_now("correction:sub1")

@@ -11,24 +11,11 @@ import pytest
 
 from bot.domain import OrderSide, Side
 from bot.venues.okx_codes import okx_error
-from bot.venues.paper.demo import new_exchange
 from handlers.messages import fmt_fee, fmt_signed_usdt
 from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
-from tests.fakes.okx_accounts import CREDENTIALS, KEYS
-from tests.fakes.okx_server import FakeOkxServer
 
 APT = "APT-USDT-SWAP"
 BTC = "BTC-USDT-SWAP"
-
-
-@pytest.fixture(params=["paper", "okx"])
-async def venue_kind(request):
-    if request.param == "paper":
-        yield None
-        return
-    exchange = new_exchange()
-    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
-        yield exchange, server.base_url
 
 
 def refresh(exchange):

@@ -104,7 +104,7 @@ async def test_a_rejected_open_stops_and_a_retry_resumes_from_it(store, exchange
 
     # the first placement (the close) is refused: nothing happened yet
     first = await runner(store, exchange, "sub1").run(action, payload)
-    assert (first.failed_step, first.steps[1].filled) == (1, D(0))
+    assert (first.failed_step, first.steps[1].filled_size) == (1, D(0))
     assert "51008" in first.error
 
     second = await runner(store, exchange, "sub1").run(action, payload)  # [Retry]

@@ -68,10 +68,11 @@ async def test_one_run_brings_a_drifted_position_to_target_and_the_next_sends_no
     held = rig.position("sub1")
     assert (held.size, held.leverage, held.margin) == (D(20), D(10), D(10))
     report = outcome.report
-    assert (report.leverage_after, report.closed, len(report.moves)) == (D(10), D(40), 1)
+    assert (report.leverage_after, report.close.filled_size, len(report.moves)) == (
+        D(10), D(40), 1)
     [told] = rig.of(PositionCorrected, delivered=True)
     assert told.message() == ("leverage 20 -> 10; notional 300.00 -> 100.00 (closed 40 of "
-                              f"40, fee {report.close_fee}); margin 12 -> 10 in 1 steps")
+                              f"40, fee {report.close.fee}); margin 12 -> 10 in 1 steps")
     [action] = store.recent_actions()
     assert (action.kind, action.state.value) == ("correction", "done")
     assert [(s.seq, s.kind, s.state.value) for s in store.action_with_steps(action.id).steps] \

@@ -141,7 +141,7 @@ async def test_run_closes_opens_and_closes_with_exact_sizes_and_counts_it(store)
     assert rig.position("sub1").size == D(48)
     assert (report.result.done, report.left, report.count, report.running) == (
         True, D(48), 1, False)
-    assert [report.result.steps[k].filled for k in (1, 2, 3)] == [D(60), D(600), D(552)]
+    assert [report.result.steps[k].filled_size for k in (1, 2, 3)] == [D(60), D(600), D(552)]
     assert rig.ops.maintenance.count(KEY) == 1
     assert store.get_rule_state(*KEY, "take_profit") == {}  # a fresh ladder
     action = store.action_with_steps(action_id)
@@ -156,7 +156,7 @@ async def test_run_publishes_progress_after_each_step_and_one_final_report(store
     async def show(event):  # as a front renders it: when it arrives
         if isinstance(event, MaintenanceProgress):
             steps = event.report.result.steps
-            shown.append(([steps[k].filled for k in (1, 2, 3)], event.report.left,
+            shown.append(([steps[k].filled_size for k in (1, 2, 3)], event.report.left,
                           event.report.running, event.chat_id, event.message_id))
 
     rig.ctx.events.subscribe(show)

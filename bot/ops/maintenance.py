@@ -60,7 +60,7 @@ class MaintenanceReport:
     @property
     def fee_rate_pct(self) -> Decimal:
         """Fees over the notional traded by all three steps, in percent."""
-        traded = sum((notional(r.filled, r.average_price or Decimal(0), self.instrument)
+        traded = sum((notional(r.filled_size, r.average_price or Decimal(0), self.instrument)
                       for r in self.result.steps.values() if r.outcomes), Decimal(0))
         return self.result.fees / traded * HUNDRED if traded else Decimal(0)
 
@@ -185,8 +185,9 @@ class Maintenance:
             forget_ladders(ctx, plan.key)  # the new position's fresh ladder
             ctx.store.update_action(action_id, state="done", result={"count": count})
         else:
-            ctx.store.update_action(action_id, state="partial" if result.steps[CLOSE_OLD].filled
-                                    else "failed", error=result.error)
+            closed = result.steps[CLOSE_OLD].filled_size
+            ctx.store.update_action(action_id, state="partial" if closed else "failed",
+                                    error=result.error)
         return await self.report(plan, result, running=False)
 
     async def report(self, plan: MaintenancePlan, result: MaintenanceResult, *,

@@ -172,9 +172,10 @@ class CorrectionEvent(PositionEvent):
         parts = []
         if r.leverage_after is not None:
             parts.append(f"leverage {r.leverage_before} -> {r.leverage_after}")
-        if r.close_outcomes:
+        if r.close is not None:
             parts.append(f"notional {r.notional(r.before):.2f} -> {r.notional(after):.2f} "
-                         f"(closed {r.closed} of {r.close_size}, fee {r.close_fee})")
+                         f"(closed {r.close.filled_size} of {r.close.size}, "
+                         f"fee {r.close.fee})")
         if r.moves:
             parts.append(f"margin {r.moves[0].margin_before} -> {r.moves[-1].margin_after} "
                          f"in {len(r.moves)} steps")
