@@ -240,7 +240,7 @@ _ZYGOTE = r"""
 import ctypes, json, os, runpy, select, signal, sys, traceback
 
 sys.path.insert(0, sys.argv[1])
-import bot.app, bot.config, bot.secrecy, bot.venues.okx  # what a start would import
+import bot.app, bot.config, bot.secrecy, bot.venues.okx.venue  # what a start would import
 
 def child(order):
     signal.set_wakeup_fd(-1)

@@ -21,7 +21,7 @@ from bot.venues.base import (
     RequestTimeout,
     VenueUnavailable,
 )
-from bot.venues.ccxt_venue import CcxtVenue
+from bot.venues.ccxt.venue import CcxtVenue
 from bot.venues.retry import RetryPolicy
 from tests.fakes.okx_accounts import (
     CREDENTIALS,

@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from bot.domain import OrderSide, Side
-from bot.venues.okx_codes import okx_error
+from bot.venues.okx.codes import okx_error
 from handlers.messages import fmt_fee, fmt_signed_usdt
 from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
 
@@ -247,7 +247,7 @@ async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(t
 
 
 async def test_a_failed_automatic_maintenance_offers_retry_in_the_alert_chat(tmp_path):
-    from bot.venues.okx_codes import okx_error as refusal
+    from bot.venues.okx.codes import okx_error as refusal
 
     async with bot(tmp_path, watcher="auto") as (app, chat, exchange):
         exchange.set_mark(APT, D("4.3"))

@@ -21,7 +21,7 @@ from bot.venues.base import (
     RequestTimeout,
     VenueUnavailable,
 )
-from bot.venues.okx import OkxVenue
+from bot.venues.okx.venue import OkxVenue
 from bot.venues.retry import RetryPolicy
 from tests.fakes.okx_accounts import (
     APT,

@@ -55,8 +55,8 @@ from aiohttp import web
 import bot.closing
 import bot.execution
 from bot.domain import Fill, Order, Side
-from bot.venues.okx import OkxVenue
-from bot.venues.okx_codes import okx_error
+from bot.venues.okx.codes import okx_error
+from bot.venues.okx.venue import OkxVenue
 from bot.venues.paper.demo import new_exchange
 from bot.venues.paper.engine import PaperExchange
 from bot.venues.retry import RetryPolicy

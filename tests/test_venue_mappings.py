@@ -12,14 +12,14 @@ import pytest
 from bot.config import parse_config
 from bot.domain import OrderState, Side, TimeInForce
 from bot.venues import base
-from bot.venues.ccxt_parse import num as ccxt_num
-from bot.venues.ccxt_parse import order_from as ccxt_order
-from bot.venues.ccxt_parse import venue_error
-from bot.venues.ccxt_venue import CcxtVenue
+from bot.venues.ccxt.parse import num as ccxt_num
+from bot.venues.ccxt.parse import order_from as ccxt_order
+from bot.venues.ccxt.parse import venue_error
+from bot.venues.ccxt.venue import CcxtVenue
 from bot.venues.factory import VenueSetupError, build_venues
-from bot.venues.okx import OkxVenue
-from bot.venues.okx_codes import okx_error
-from bot.venues.okx_parse import data_of, order_from
+from bot.venues.okx.codes import okx_error
+from bot.venues.okx.parse import data_of, order_from
+from bot.venues.okx.venue import OkxVenue
 from tests.fakes.okx_accounts import KEYS, credentials_of, seeded_exchange
 from tests.fakes.okx_server import FakeOkxServer
 

@@ -79,13 +79,13 @@ def _network_venue(account: AccountConfig) -> Venue:
     """An OKX or ccxt account. The SDKs are imported here, not at the top: ccxt alone
     takes half a second to import, which the paper demo should not pay."""
     if account.venue == "okx":
-        from bot.venues.okx import OkxVenue
+        from bot.venues.okx.venue import OkxVenue
 
         return OkxVenue(account.name, api_key=_secret(account.api_key),
                         api_secret=_secret(account.api_secret),
                         passphrase=_secret(account.passphrase), demo=account.demo,
                         base_url=account.base_url)
-    from bot.venues.ccxt_venue import CcxtVenue
+    from bot.venues.ccxt.venue import CcxtVenue
 
     assert account.exchange is not None  # config validation requires it for ccxt
     return CcxtVenue(account.name, account.exchange, api_key=_secret(account.api_key),

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.domain import ZERO, Side
-from bot.venues.okx_codes import okx_error
+from bot.venues.okx.codes import okx_error
 from tests.fakes import okx_render as render
 from tests.fakes.okx_wire import Answer, Ctx, ms, num, param_error
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.domain import Liquidity, Order, OrderRequest, OrderSide, OrderType, TimeInForce
 from bot.venues.base import VenueError
-from bot.venues.okx_codes import okx_error
+from bot.venues.okx.codes import okx_error
 from tests.fakes import okx_render as render
 from tests.fakes.okx_routes_account import Routes
 from tests.fakes.okx_wire import Answer, Ctx, item_error, items_answer, missing, ms, param_error

@@ -31,7 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.venues.base import VenueError
-from bot.venues.okx_codes import okx_error
+from bot.venues.okx.codes import okx_error
 from bot.venues.paper.engine import PaperExchange
 from tests.fakes.okx_routes_account import ROUTES as ACCOUNT_ROUTES
 from tests.fakes.okx_routes_account import Routes

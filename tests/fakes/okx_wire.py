@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.domain import Side
 from bot.venues.base import VenueError
-from bot.venues.okx_codes import okx_error, okx_message
+from bot.venues.okx.codes import okx_error, okx_message
 from bot.venues.paper.engine import PaperExchange
 
 # HTTP statuses OKX documents for these codes; every other answer is HTTP 200.

@@ -31,7 +31,7 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.sizing import is_lot_multiple, is_tick_multiple, margin_for, notional
-from bot.venues.okx_codes import okx_error
+from bot.venues.okx.codes import okx_error
 from bot.venues.paper.faults import Faults
 from bot.venues.paper.ledger import PaperAccount
 from bot.venues.paper.market import BookShape, Market

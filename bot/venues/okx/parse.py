@@ -31,7 +31,7 @@ from bot.domain import (
 )
 from bot.sizing import HUNDRED, profit_rate
 from bot.venues.base import VenueError
-from bot.venues.okx_codes import okx_error
+from bot.venues.okx.codes import okx_error
 
 VENUE = "okx"
 Row = Mapping[str, Any]

@@ -36,7 +36,6 @@ from bot.domain import (
     Side,
 )
 from bot.sizing import notional
-from bot.venues import okx_parse as parse
 from bot.venues.base import (
     InvalidOrder,
     OrderUnknown,
@@ -48,6 +47,7 @@ from bot.venues.base import (
     VenueUnavailable,
 )
 from bot.venues.instrument_cache import InstrumentCache
+from bot.venues.okx import parse
 from bot.venues.retry import READ_RETRY_ON, WRITE_RETRY_ON, RetryPolicy, Sleep, retrying
 
 log = logging.getLogger(__name__)

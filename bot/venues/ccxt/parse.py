@@ -34,7 +34,7 @@ from bot.domain import (
 )
 from bot.sizing import profit_rate
 from bot.venues import base
-from bot.venues.okx_codes import OKX_ERRORS, okx_error
+from bot.venues.okx.codes import OKX_ERRORS, okx_error
 
 STATES = {"closed": OrderState.FILLED, "canceled": OrderState.CANCELED,
           "expired": OrderState.EXPIRED, "rejected": OrderState.REJECTED}

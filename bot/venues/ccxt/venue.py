@@ -34,7 +34,6 @@ from bot.domain import (
     TimeInForce,
 )
 from bot.sizing import is_lot_multiple, is_tick_multiple, notional
-from bot.venues import ccxt_parse as parse
 from bot.venues.base import (
     BadPrecision,
     InvalidOrder,
@@ -45,6 +44,7 @@ from bot.venues.base import (
     VenueError,
     VenueUnavailable,
 )
+from bot.venues.ccxt import parse
 from bot.venues.instrument_cache import InstrumentCache
 from bot.venues.retry import READ_RETRY_ON, WRITE_RETRY_ON, RetryPolicy, Sleep, retrying
 
