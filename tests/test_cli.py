@@ -71,7 +71,9 @@ def test_a_venue_that_cannot_be_opened_stops_the_start_with_one_line(tmp_path):
                     "account_index: 1, api_key_index: 3}\n")
     done = run_bot(tmp_path, "--config", str(path), env={"K": "secret-key-material"})
     assert done.returncode == 1
-    assert done.stderr.strip().startswith("cannot start: accounts[0] (main): venue 'lighter'")
+    assert done.stderr.strip() == ("cannot start: accounts[0] (main): api_key is not a Lighter "
+                                   "API private key (80 hex digits, as Lighter's create_api_key "
+                                   "gives it)")
     assert "secret-key-material" not in done.stderr + done.stdout
 
 

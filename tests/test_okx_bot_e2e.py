@@ -79,7 +79,7 @@ def readme_okx_accounts() -> list[dict]:
     import yaml
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Connecting OKX and ccxt exchanges", 1)[1]
+    section = readme.split("## Connecting OKX, Lighter and ccxt exchanges", 1)[1]
     block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     return [a for a in yaml.safe_load(block)["accounts"] if a["name"] in ("main", "sub1")]
 

@@ -4,12 +4,14 @@ states and errors, and which venue a configured account becomes (secrets kept se
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal as D
+from pathlib import Path
 
 import ccxt.async_support as ccxt
 import pytest
 
-from bot.config import parse_config
+from bot.config import load_config, parse_config
 from bot.domain import OrderState, Side, TimeInForce
 from bot.venues import base
 from bot.venues.ccxt.parse import num as ccxt_num
@@ -17,6 +19,7 @@ from bot.venues.ccxt.parse import order_from as ccxt_order
 from bot.venues.ccxt.parse import venue_error
 from bot.venues.ccxt.venue import CcxtVenue
 from bot.venues.factory import VenueSetupError, build_venues
+from bot.venues.lighter.venue import LighterVenue
 from bot.venues.okx.codes import okx_error
 from bot.venues.okx.parse import data_of, order_from
 from bot.venues.okx.venue import OkxVenue
@@ -165,7 +168,8 @@ async def test_okx_and_ccxt_accounts_become_their_adapters(tmp_path):
 
 @pytest.mark.parametrize(("account", "message"), [
     ({"name": "lt", "venue": "lighter", "api_key": "x", "account_index": 1, "api_key_index": 3},
-     "accounts[0] (lt): venue 'lighter' is not available in this build yet; use venue: paper"),
+     "accounts[0] (lt): api_key is not a Lighter API private key (80 hex digits, as Lighter's "
+     "create_api_key gives it)"),
     ({"name": "nx", "venue": "ccxt", "exchange": "nosuchex", "api_key": "k", "api_secret": "s"},
      "accounts[0] (nx): ccxt has no exchange 'nosuchex'"),
 ])
@@ -193,3 +197,36 @@ async def test_secrets_never_reach_the_logs(caplog):
     for secret in creds.values():  # key, secret and passphrase are all secrets (README)
         assert secret not in caplog.text  # ... but never one of them
     assert server.requests[-1].headers["OK-ACCESS-PASSPHRASE"] == creds["passphrase"]
+
+
+def test_a_lighter_account_becomes_a_lighter_venue_without_touching_the_network(tmp_path):
+    key = "0x" + "ab" * 40
+    venues, _ = build_venues(config_with(
+        {"name": "lt", "venue": "lighter", "api_key": key, "account_index": 7,
+         "api_key_index": 3, "base_url": "http://127.0.0.1:9/"}), lambda: None, tmp_path)
+    lighter = venues["lt"]
+    assert isinstance(lighter, LighterVenue)
+    assert (lighter.venue, lighter.account_index, lighter.api_key_index, lighter.base_url) == (
+        "lighter", 7, 3, "http://127.0.0.1:9")
+
+
+async def test_readme_example_config_opens_every_account_lighter_included(tmp_path):
+    """README's *Example*, as a user copies it with their secrets in the environment: it
+    loads, and each of its accounts becomes its venue's adapter (nothing is refused)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("### Example", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    path = tmp_path / "config.yaml"
+    path.write_text(example)
+    names = set(re.findall(r"\$\{([A-Z0-9_]+)\}", example))
+    environ = {name: "x" for name in names} | {"LIGHTER_PRIVATE_KEY": "0x" + "cd" * 40,
+                                               "TELEGRAM_BOT_TOKEN": "123456:ABC-def"}
+
+    config = load_config(path, environ)
+    venues, _ = build_venues(config, lambda: None, tmp_path)
+    try:
+        assert {name: type(v).__name__ for name, v in venues.items()} == {
+            "main": "OkxVenue", "sub1": "OkxVenue", "bitget": "CcxtVenue",
+            "lighter": "LighterVenue"}
+    finally:
+        for venue in venues.values():
+            await venue.close()

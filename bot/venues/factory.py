@@ -59,15 +59,11 @@ def build_venues(config: Config, clock: Callable[[], datetime],
         if account.venue == "paper":
             assert runtime is not None
             venues[account.name] = PaperVenue(runtime.exchange, account.name, runtime.store)
-        elif account.venue in ("okx", "ccxt"):
+        else:
             try:
                 venues[account.name] = _network_venue(account)
             except ValueError as exc:
                 raise VenueSetupError(f"accounts[{index}] ({account.name}): {exc}") from None
-        else:
-            raise VenueSetupError(
-                f"accounts[{index}] ({account.name}): venue "
-                f"{account.venue!r} is not available in this build yet; use venue: paper")
     return venues, runtime
 
 
@@ -76,8 +72,8 @@ def _secret(value: SecretStr | None) -> str:
 
 
 def _network_venue(account: AccountConfig) -> Venue:
-    """An OKX or ccxt account. The SDKs are imported here, not at the top: ccxt alone
-    takes half a second to import, which the paper demo should not pay."""
+    """An OKX, Lighter or ccxt account. The SDKs are imported here, not at the top: ccxt
+    alone takes half a second to import, which the paper demo should not pay."""
     if account.venue == "okx":
         from bot.venues.okx.venue import OkxVenue
 
@@ -85,6 +81,13 @@ def _network_venue(account: AccountConfig) -> Venue:
                         api_secret=_secret(account.api_secret),
                         passphrase=_secret(account.passphrase), demo=account.demo,
                         base_url=account.base_url)
+    if account.venue == "lighter":
+        from bot.venues.lighter.venue import LighterVenue
+
+        assert account.account_index is not None and account.api_key_index is not None
+        return LighterVenue(account.name, api_key=_secret(account.api_key),
+                            account_index=account.account_index,
+                            api_key_index=account.api_key_index, base_url=account.base_url)
     from bot.venues.ccxt.venue import CcxtVenue
 
     assert account.exchange is not None  # config validation requires it for ccxt
