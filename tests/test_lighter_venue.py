@@ -15,6 +15,7 @@ from bot.closing import CloseMethod, execute_close, plan_close
 from bot.config_rules import CloseSettings
 from bot.domain import OrderRequest, OrderSide, OrderState, OrderType, Side, TimeInForce
 from bot.execution import Executor, FollowSettings, client_id_for
+from bot.venues.base import OrderUnknown
 from bot.venues.lighter.venue import LighterVenue
 from bot.venues.lighter.wire import client_order_index
 from db import Database, Store
@@ -170,3 +171,26 @@ async def test_margin_and_leverage_reach_the_venue_exactly():
 def _order(client_id, size):
     return OrderRequest(client_id, "BTC", OrderSide.SELL, Side.LONG, OrderType.MARKET,
                         D(size), D("90000"), reduce_only=True, time_in_force=TimeInForce.IOC)
+
+
+async def test_a_just_sent_order_not_visible_yet_is_waited_for_by_the_adapter():
+    """Lighter shows a sequenced order a moment later: the adapter's look-up waits that
+    grace out (the executor never counts a miss); past it, an order is unknown."""
+    async with lighter(visible_within_seconds=5) as (venue, server, exchange):
+        await venue.place_order(_order("b1a2b3ca9s1", "0.0005"))
+        api, misses = venue._order_api, []
+        account_orders = api.account_orders
+
+        async def not_yet(**kwargs):  # the first two look-ups find nothing
+            misses.append(1)
+            answer = await account_orders(**kwargs)
+            if len(misses) <= 2:
+                answer.orders = []
+            return answer
+
+        api.account_orders = not_yet
+        found = await venue.order_by_client_id("BTC", "b1a2b3ca9s1")
+
+        assert len(misses) == 3 and found.state is OrderState.FILLED
+        with pytest.raises(OrderUnknown):  # never sent by this adapter: no grace
+            await venue.order_by_client_id("BTC", "b1a2b3ca9s2")
