@@ -61,6 +61,16 @@ class Journal(Protocol):
 Adopt = Callable[[Venue, int, int, Order], None]
 
 
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """One look at a resting order: as the venue has it (None: not found this time), the
+    fills seen for the first time, and whether it is now declared lost."""
+
+    order: Order | None
+    new_fills: int
+    lost: bool
+
+
 class OrderFateUnknown(VenueUnavailable):
     """An order sent with an unknown outcome is not at the venue, but could still land:
     it is not sent again; the next start (or a retry past the late window) looks again."""
@@ -187,11 +197,12 @@ class Executor:
     # -- one order step --------------------------------------------------------------
 
     async def order_step(self, venue: Venue, action_id: int, seq: int, kind: str,
-                         request: OrderRequest, *, follow_timeout: float | None = None
-                         ) -> Outcome:
+                         request: OrderRequest, *, follow_timeout: float | None = None,
+                         rest: bool = False) -> Outcome:
         """Journal, send and follow one order. `request.client_id` is replaced by the id
         derived from (action, seq); if the step exists already (a retry, a restart), the
-        order it sent is looked up and followed instead of sending another."""
+        order it sent is looked up and followed instead of sending another. An order meant
+        to `rest` (a grid level) is sent and not followed: `track` looks at it each run."""
         client_id = client_id_for(self.client_prefix, action_id, seq)
         request = _with_client_id(request, client_id)
         action = self.journal.action_with_steps(action_id)
@@ -210,7 +221,7 @@ class Executor:
                            else self._find_or_place(venue, request, last_sent))
             self.journal.update_step(step_id, state="sent")
             self.journal.upsert_order(venue.name, order, action_id, step_id)
-            outcome.order = await self.follow(venue, order, follow_timeout)
+            outcome.order = order if rest else await self.follow(venue, order, follow_timeout)
         except VenueError as exc:
             outcome.error = exc
             outcome.order = await self._last_known(venue, request)
@@ -233,6 +244,33 @@ class Executor:
         step_id = next(s.id for s in action.steps if s.client_id == outcome.client_id)
         order, fills = await self.follow_to_end(venue, action_id, step_id, outcome.order)
         return replace(outcome, order=order, fills=fills, fills_unread=None)
+
+    async def track(self, venue: Venue, step: Any) -> Tracked:
+        """One look at a resting order, by its client id (SPEC §10): the order as the venue
+        has it now, journaled with its fills — each fill recorded once, whichever run sees
+        it. An order the venue does not know is lost only after LOOKUPS_BEFORE_LOST such
+        answers in a row, over as many runs; an outage decides nothing (VenueError)."""
+        symbol, client_id = step.params["symbol"], step.client_id
+        seen = dict(step.result or {})
+        try:
+            order = await venue.order_by_client_id(symbol, client_id)
+        except OrderUnknown:
+            seen["not_found"] = int(seen.get("not_found", 0)) + 1
+            if seen["not_found"] < LOOKUPS_BEFORE_LOST:
+                self.journal.update_step(step.id, result=seen)
+                return Tracked(None, 0, lost=False)
+            self.journal.update_step(step.id, state="failed", error_code="lost", result=seen,
+                                     error_message=f"order {client_id} not found "
+                                                   f"{seen['not_found']} times")
+            return Tracked(None, 0, lost=True)
+        fills = list(await self._fills(venue, symbol, client_id))
+        self.journal.upsert_order(venue.name, order, step.action_id, step.id)
+        new = self.journal.record_fills(venue.name, fills)
+        self.journal.update_step(step.id, state="final" if order.state.is_final else "sent",
+                                 result={"venue_id": order.venue_id, "state": order.state.value,
+                                         "filled_size": str(order.filled_size),
+                                         "fills": len(fills), "not_found": 0})
+        return Tracked(order, new, lost=False)
 
     def plan_steps(self, action_id: int, orders: Sequence[tuple[int, str, OrderRequest]]
                    ) -> None:
