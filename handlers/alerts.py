@@ -14,6 +14,8 @@ from bot.domain import Position
 from bot.ops import events as ev
 from bot.ops.close import CloseResult
 from bot.ops.status import StartSummary
+from bot.rules.grid import Skip as GridSkip
+from bot.rules.grid import Why
 from bot.rules.hedge import HedgeClose
 from handlers.common import WATCH, Services, send_alert
 from handlers.correct import plan_lines, report_lines
@@ -168,6 +170,8 @@ def render(s: Services, event: ev.Event) -> str | None:
         case ev.CorrectionObserved(position=p, plan=plan):
             return s.text("correction_observe", **_names(s, p),
                           changes="\n".join(plan_lines(s, plan)))
+        case ev.GridDecided():
+            return _grid(s, event)
         case ev.WatcherAutoRefused(position=p, refusal=refusal):
             return s.text("watcher_auto_refused", symbol=p.symbol, side=s.text(p.side.value),
                           account=p.account, reason=s.reason(refusal))
@@ -182,6 +186,22 @@ def render(s: Services, event: ev.Event) -> str | None:
         case ev.BotStopped():
             return s.text("bot_stopped")
     return None
+
+
+def _grid(s: Services, event: ev.GridDecided) -> str | None:
+    """A grid's decision, when a trader wants to hear it: an answer to a fill, or why an
+    order was not placed (a resting duplicate, and the start's own orders, are not told)."""
+    d = event.decision
+    names = {"grid": event.grid, "symbol": event.symbol, "level": d.level + 1,
+             "direction": s.text(f"direction_{d.direction.value}")}
+    if isinstance(d, GridSkip):
+        if d.why is Why.DUPLICATE:
+            return None
+        return s.text(event.name, detail=d.detail, **names)
+    names |= {"size": fmt_plain(d.size), "price": fmt_plain(d.price)}
+    if event.observed:
+        return s.text("grid_would_place", **names)
+    return None if d.after is None else s.text(event.name, **names)
 
 
 def _names(s: Services, p: Position) -> dict[str, object]:

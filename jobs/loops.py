@@ -21,6 +21,10 @@ def schedule_loops(jobs: Jobs, config: Config, ops: Ops) -> None:
         if account.rule_mode("correction") is not RuleMode.OFF:
             jobs.add(f"correction:{name}", rules.correction.interval_seconds,
                      lambda n=name: ops.correction.run(n))
+        for grid in (g for g in config.grids if g.account == name):
+            if account.rule_mode("grid") is not RuleMode.OFF:
+                jobs.add(f"grid:{grid.name}", rules.grid.interval_seconds,
+                         lambda g=grid.name: ops.grid.run(g))
         if account.rules.watcher is not WatcherMode.OFF:
             jobs.add(f"watcher:{name}", rules.maintenance.watcher.interval_seconds,
                      lambda n=name: ops.watcher.run(n))

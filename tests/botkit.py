@@ -30,11 +30,12 @@ FAST_FOLLOW = {"follow_poll_seconds": "0.01",  # rules.close: poll a sent order 
 def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str | None = None,
                 rules: dict[str, Any] | None = None, paper: dict[str, Any] | None = None,
                 close: dict[str, Any] | None = None,
-                telegram: dict[str, Any] | None = None) -> Config:
+                telegram: dict[str, Any] | None = None,
+                grids: list[dict[str, Any]] | None = None) -> Config:
     """main (role main) and sub1 (role sub): paper accounts, or OKX accounts at `okx_url`
     with the fake server's keys. `rules` sets each account's rule switches over
     take_profit, hedge and correction off; `paper`, `close` (rules.close) and `telegram`
-    add to those sections of the config."""
+    add to those sections of the config; `grids` is its `grids:`."""
     def account(name: str, role: str) -> dict[str, Any]:
         venue = {"venue": "paper"} if okx_url is None else {
             "venue": "okx", "base_url": okx_url, **credentials_of(name)}
@@ -49,6 +50,7 @@ def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str 
         "paper": {"state_path": str(tmp_path / "paper.json"), **(paper or {})},
         "accounts": [account("main", "main"), account("sub1", "sub")],
         "rules": {"close": close or {}},
+        "grids": grids or [],
     })
 
 

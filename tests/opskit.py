@@ -77,11 +77,13 @@ class RecordingBus(EventBus):
 
 def make_config(*, main: Mapping[str, Any] | None = None, sub1: Mapping[str, Any] | None = None,
                 rules: Mapping[str, Any] | None = None,
-                accounts: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+                accounts: Mapping[str, Mapping[str, Any]] | None = None,
+                grids: list[Mapping[str, Any]] | None = None) -> Config:
     """main (role main) and sub1 (role sub) on the paper venue. `main`/`sub1` set that
     account's rule switches over take_profit and hedge off (watcher: the default, ask);
     `rules` is the config's `rules:` section (the close polls quickly unless it says
-    otherwise); `accounts` adds keys to an account's entry (e.g. its own take_profit)."""
+    otherwise); `accounts` adds keys to an account's entry (e.g. its own take_profit);
+    `grids` is the config's `grids:`."""
     def account(name: str, role: str, switches: Mapping[str, Any] | None) -> dict[str, Any]:
         return {"name": name, "role": role, "venue": "paper",
                 "rules": {"take_profit": False, "hedge": False, **(switches or {})},
@@ -94,6 +96,7 @@ def make_config(*, main: Mapping[str, Any] | None = None, sub1: Mapping[str, Any
         "language": "en",
         "accounts": [account("main", "main", main), account("sub1", "sub", sub1)],
         "rules": sections,
+        "grids": list(grids or []),
     })
 
 

@@ -7,6 +7,7 @@ from bot.ops.context import Context
 from bot.ops.control import Control
 from bot.ops.correction import Correction
 from bot.ops.followups import Followups
+from bot.ops.grid import Grids
 from bot.ops.maintenance import Maintenance
 from bot.ops.position_log import PositionLog
 from bot.ops.positions import Positions
@@ -27,6 +28,7 @@ class Ops:
         self.maintenance = Maintenance(ctx)
         self.watcher = Watcher(ctx, self.maintenance)
         self.correction = Correction(ctx)
+        self.grid = Grids(ctx)
         self.position_log = PositionLog(ctx)
         self.status = Status(ctx, jobs)
         self.recovery = Recovery(ctx, self.maintenance, self.correction, self.followups)

@@ -1,9 +1,9 @@
 """What a previous run left unfinished, taken up at start (SPEC §8): a maintenance is
 resumed from its journal (no filled step runs twice), or offered with [Retry] while the
 bot is paused; a correction is resumed from its journal (paused: ended where it stands,
-its margin moves decided by the venue's margin, by the first run after the resume);
-any other action's orders are looked up by client id, followed to their end and
-reported."""
+its margin moves decided by the venue's margin, by the first run after the resume); a
+grid's resting orders are its job's to look at; any other action's orders are looked up
+by client id, followed to their end and reported."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.ops.correction import KIND as CORRECTION
 from bot.ops.correction import Correction
 from bot.ops.events import JobFailed, MaintenanceNotResumed, Reconciled
 from bot.ops.followups import Followups, settle
+from bot.ops.grid import KIND as GRID
 from bot.ops.maintenance import Maintenance
 from bot.rules.maintenance import Kind
 from db.records import ActionRecord, StepRecord
@@ -57,6 +58,7 @@ class Recovery:
         else:  # together, so each holds its position before any job looks at it
             resumed = {a.id for a in maintenance + corrections}
             await self._together(self._resume, maintenance + corrections)
+        resumed |= {a.id for a in self._actions if a.kind == GRID}  # the grid job's own
         others = [a for a in self._actions
                   if a.kind not in MAINTENANCE_KINDS and a.id not in resumed]
         for action in others:  # orders it planned but never began to send

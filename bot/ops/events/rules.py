@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from bot.domain import Order
 from bot.ops.events.base import Event, PositionEvent
 from bot.rules.correction import CorrectionPlan
+from bot.rules.grid import Direction, Place, Skip, Why
 from bot.rules.hedge import HedgeClose
 from bot.rules.take_profit import TierClose
 from db.records import Severity
@@ -223,3 +225,70 @@ class CorrectionObserved(PositionEvent):
             parts.append(f"margin {self.position.margin} -> {plan.margin_after} in "
                          f"{len(plan.margin_moves)} steps")
         return "would: " + "; ".join(parts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridEvent(Event):
+    alert = "grid"
+    grid: str
+    account_name: str
+    symbol_name: str
+
+    @property
+    def account(self) -> str:
+        return self.account_name
+
+    @property
+    def symbol(self) -> str:
+        return self.symbol_name
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridDecided(GridEvent):
+    """A grid's decision: an order placed (or, observing, that would be), or why not."""
+
+    decision: Place | Skip
+    observed: bool = False
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        d = self.decision
+        if isinstance(d, Skip):
+            return {Why.OUT_OF_RANGE: "grid_hedge_out_of_range",
+                    Why.DUPLICATE: "grid_hedge_duplicate", Why.SELL_BLOCKED: "grid_sell_blocked",
+                    Why.REJECTED: "grid_order_rejected"}[d.why]
+        if d.after is Direction.BUY:
+            return "grid_hedge_observed" if self.observed else "grid_hedge_placed"
+        return "grid_buy_observed" if self.observed else "grid_buy_placed"
+
+    @property
+    def severity(self) -> Severity:  # type: ignore[override]
+        blocked = isinstance(self.decision, Skip) and self.decision.why in (
+            Why.SELL_BLOCKED, Why.REJECTED)
+        return Severity.WARNING if blocked else Severity.INFO
+
+    def message(self) -> str:
+        d = self.decision
+        where = f"{self.grid}: {d.direction.value} level {d.level + 1}"
+        if isinstance(d, Skip):
+            return f"{where} not placed ({d.why.value}): {d.detail}"
+        return f"{where}: {d.size} at {d.price}" + (" (observe)" if self.observed else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridOrderEnded(GridEvent):
+    """A grid order the venue says ended: what it filled."""
+
+    direction: Direction
+    level: int
+    order: Order
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"grid_{self.direction.value}_filled" if self.order.filled_size else \
+            f"grid_{self.direction.value}_ended"
+
+    def message(self) -> str:
+        o = self.order
+        return (f"{self.grid}: {self.direction.value} level {self.level + 1} {o.state.value}, "
+                f"filled {o.filled_size} of {o.size}")

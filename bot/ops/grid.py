@@ -1,0 +1,112 @@
+"""Grid hedge (SPEC §10, seed 001) on one configured grid: a run looks at each of the
+grid's resting orders by client id, answers those that ended with something filled (a
+BUY's SELL hedge, a SELL's BUY again) through the pure rule, and places the orders it
+decided through the executor, resting; every decision, placed or not, is an event.
+
+The grid is one journaled action (kind `grid`) that lives as long as the grid: each order
+is one of its steps, `<direction>:<level>` its kind, so a restart knows every level's
+order from the journal and the venue, never from memory. Observe mode decides and tells
+only. The action is the grid job's own: a start's reconciliation leaves it alone.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.config import GridConfig, RuleMode
+from bot.domain import Instrument, OrderRequest, OrderType, Side, TimeInForce
+from bot.ops.context import Context
+from bot.ops.events import GridDecided, GridOrderEnded
+from bot.ops.symbols import resolve_instrument
+from bot.rules.grid import Direction, Ended, Grid, Place, Resting, after_fills, start
+from bot.venues.base import Venue, held_position
+
+KIND = "grid"
+OPEN_STATES = ("intended", "sent")
+
+
+def grid_of(config: GridConfig, sell_protection_ratio: Decimal, symbol: str) -> Grid:
+    return Grid(config.name, symbol, Side(config.leg), config.size,
+                tuple(config.buy_levels), tuple(config.sell_levels), sell_protection_ratio)
+
+
+class Grids:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def config(self, name: str) -> GridConfig:
+        return next(g for g in self.ctx.config.grids if g.name == name)
+
+    async def run(self, name: str) -> None:
+        ctx, config = self.ctx, self.config(name)
+        venue = ctx.venue(config.account)
+        inst = resolve_instrument(config.symbol, await venue.instruments())
+        grid = grid_of(config, ctx.config.rules.grid.sell_protection_ratio, inst.symbol)
+        mode = ctx.config.account(config.account).rule_mode("grid")
+        action, steps = self._journal(config, inst.symbol)
+        resting, ended = await self._look(venue, grid, steps)
+        if not steps:
+            decisions = start(grid, resting, await venue.mark_price(inst.symbol), inst)
+        else:
+            held = await held_position(venue, inst.symbol, Side.LONG)
+            decisions = after_fills(grid, ended, resting, held.size if held else Decimal(0),
+                                    inst)
+        seq = max((s.seq for s in steps), default=0)
+        for decision in decisions:
+            await ctx.publish(GridDecided(grid=name, account_name=config.account,
+                                          symbol_name=inst.symbol, decision=decision,
+                                          observed=mode is RuleMode.OBSERVE))
+            if isinstance(decision, Place) and mode is RuleMode.ON:
+                seq += 1
+                await ctx.executor.order_step(venue, action, seq,
+                                              f"{decision.direction.value}:{decision.level}",
+                                              _request(grid, decision, inst), rest=True)
+
+    def _journal(self, config: GridConfig, symbol: str) -> tuple[int, list[Any]]:
+        """The grid's action (made on its first run) and its steps."""
+        store, key = self.ctx.store, (config.account, symbol, config.leg)
+        state = store.get_rule_state(*key, f"{KIND}:{config.name}")
+        record = store.action_with_steps(int(state["action"])) if state else None
+        if record is None:
+            action = store.create_action(KIND, config.account, symbol, config.leg, "rule",
+                                         {"grid": config.name})
+            store.update_action(action, state="running")
+            store.put_rule_state(*key, f"{KIND}:{config.name}", {"action": action})
+            return action, []
+        return record.id, list(record.steps)
+
+    async def _look(self, venue: Venue, grid: Grid, steps: list[Any]
+                    ) -> tuple[list[Resting], list[Ended]]:
+        """Each open order as the venue has it now: still resting, or ended (and what it
+        filled). One the venue cannot find this run still counts as resting, so its level
+        is not ordered twice; only a lost one frees its level."""
+        resting, ended = [], []
+        for step in steps:
+            if step.state.value not in OPEN_STATES or step.client_id is None:
+                continue
+            direction, level = _level_of(step.kind)
+            tracked = await self.ctx.executor.track(venue, step)
+            order = tracked.order
+            if order is not None and order.state.is_final:
+                ended.append(Ended(direction, level, order.filled_size))
+                await self.ctx.publish(GridOrderEnded(
+                    grid=grid.name, account_name=venue.name, symbol_name=grid.symbol,
+                    direction=direction, level=level, order=order))
+            elif not tracked.lost:
+                resting.append(Resting(direction, level, grid.leg))
+        return resting, ended
+
+
+def _level_of(kind: str) -> tuple[Direction, int]:
+    direction, level = kind.split(":", 1)
+    return Direction(direction), int(level)
+
+
+def _request(grid: Grid, order: Place, inst: Instrument) -> OrderRequest:
+    """A resting limit order; in a long grid a SELL only ever reduces the long."""
+    selling = order.direction is Direction.SELL
+    return OrderRequest("", inst.symbol, order.direction.order_side, grid.leg,
+                        OrderType.LIMIT, order.size, order.price,
+                        reduce_only=selling == (grid.leg is Side.LONG),
+                        time_in_force=TimeInForce.GTC)

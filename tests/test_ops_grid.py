@@ -1,0 +1,89 @@
+"""A grid on the paper venue through a price path down and up (issue 14): the BUYs rest
+below the market; each BUY that fills gets its SELL hedge, each SELL that fills its BUY
+again; nothing is ordered twice, after a restart in the middle neither; a SELL the
+holdings do not cover is blocked and said."""
+
+from __future__ import annotations
+
+from bot.domain import OrderSide, Side
+from bot.ops.events import GridDecided
+from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, running
+from tests.botkit import make_config as bot_config
+from tests.opskit import APT, D, make_config, make_rig
+
+GRID = {"name": "apt", "account": "main", "symbol": "APT", "size": 10,
+        "buy_levels": [4.9, 4.8, 4.7], "sell_levels": [5.0, 5.1]}
+
+
+def grid_rig(store, **grid):
+    return make_rig(store, make_config(main={"grid": True}, grids=[{**GRID, **grid}]))
+
+
+def placed(rig):
+    """(side, price, size, state) of every order, in the order placed."""
+    orders = sorted(rig.exchange.orders.values(), key=lambda o: int(o.venue_id))
+    return [(o.side, o.price, o.size, o.state.value) for o in orders]
+
+
+async def test_a_grid_through_a_price_path_down_and_up(store):
+    rig = grid_rig(store)
+    await rig.ops.grid.run("apt")  # the market at 5: three buys rest below it
+    assert placed(rig) == [(OrderSide.BUY, D("4.9"), D(10), "live"),
+                           (OrderSide.BUY, D("4.8"), D(10), "live"),
+                           (OrderSide.BUY, D("4.7"), D(10), "live")]
+
+    rig.mark(APT, "4.75")  # down through levels 1 and 2
+    await rig.ops.grid.run("apt")
+    await rig.ops.grid.run("apt")  # nothing new: no order twice
+    assert placed(rig)[3:] == [(OrderSide.SELL, D("5.0"), D(10), "live"),
+                               (OrderSide.SELL, D("5.1"), D(10), "live")]
+
+    again = rig.restart()  # a restart in the middle: the journal and the venue, no memory
+    await again.ops.grid.run("apt")
+    assert len(placed(rig)) == 5
+
+    rig.mark(APT, "5.05")  # up through the first sell
+    await again.ops.grid.run("apt")
+    await again.ops.grid.run("apt")
+    assert placed(rig)[5:] == [(OrderSide.BUY, D("4.9"), D(10), "live")]
+    assert rig.position("main").size == D(10)  # bought 20, sold 10
+    names = [e.name for e in rig.of(GridDecided) + again.of(GridDecided)]
+    assert names.count("grid_hedge_placed") == 2 and names.count("grid_buy_placed") == 4
+    assert [e.name for e in again.recorded("grid_sell_filled")] == ["grid_sell_filled"]
+
+
+async def test_a_sell_the_holdings_do_not_cover_is_blocked_and_said(store):
+    rig = grid_rig(store)
+    await rig.ops.grid.run("apt")
+    rig.mark(APT, "4.85")  # the first buy fills ...
+    venue = rig.venues["main"]
+    positions = venue.positions
+
+    async def sold_by_hand():  # ... and the trader sells it by hand before the run
+        return [p for p in await positions() if p.side is not Side.LONG]
+
+    venue.positions = sold_by_hand
+    await rig.ops.grid.run("apt")
+
+    blocked = [e for e in rig.of(GridDecided, delivered=True) if e.name == "grid_sell_blocked"]
+    assert len(blocked) == 1 and "would open a short" in blocked[0].message()
+    assert [o[0] for o in placed(rig)].count(OrderSide.SELL) == 0
+
+
+async def test_the_job_tells_the_hedge_it_placed(tmp_path):
+    config = bot_config(tmp_path, rules={"grid": True}, paper=PAPER_EMPTY, close=FAST_FOLLOW,
+                        grids=[GRID])
+
+    def seeded(app):
+        app.paper.exchange.market.freeze()
+        app.paper.exchange.set_mark(APT, D(5))
+
+    async with running(config, prepare=seeded) as (app, chat):
+        await app.jobs.run_now("grid:apt")
+        app.paper.exchange.set_mark(APT, D("4.85"))
+        await app.jobs.run_now("grid:apt")
+
+        told = [e.text for e in chat.transcript if e.kind == "sent" and "Grid apt" in e.text]
+        assert told == ["🕸 Grid apt (APT-USDT-SWAP): the BUY at level 1 filled → SELL hedge "
+                        "10 at 5 placed"]
+        assert "grid:apt" in "\n".join(await chat.ask("/status"))
