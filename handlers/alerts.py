@@ -172,6 +172,12 @@ def render(s: Services, event: ev.Event) -> str | None:
                           changes="\n".join(plan_lines(s, plan)))
         case ev.GridDecided():
             return _grid(s, event)
+        case ev.LedgerDrift(grid=grid, ledger=ledger, venue=venue):
+            return s.text("ledger_drift", grid=grid, symbol=event.symbol,
+                          ledger=fmt_plain(ledger), venue=fmt_plain(venue))
+        case ev.LedgerHealed(grid=grid, held=held):
+            return s.text("ledger_drift_healed", grid=grid, symbol=event.symbol,
+                          held=fmt_plain(held))
         case ev.WatcherAutoRefused(position=p, refusal=refusal):
             return s.text("watcher_auto_refused", symbol=p.symbol, side=s.text(p.side.value),
                           account=p.account, reason=s.reason(refusal))

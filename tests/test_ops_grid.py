@@ -5,10 +5,8 @@ holdings do not cover is blocked and said."""
 
 from __future__ import annotations
 
-from bot.domain import OrderSide, Side
-from bot.ops.events import GridDecided
-from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, running
-from tests.botkit import make_config as bot_config
+from bot.domain import OrderRequest, OrderSide, OrderType, Side, TimeInForce
+from bot.ops.events import GridDecided, LedgerDrift, LedgerHealed
 from tests.opskit import APT, D, make_config, make_rig
 
 GRID = {"name": "apt", "account": "main", "symbol": "APT", "size": 10,
@@ -70,20 +68,22 @@ async def test_a_sell_the_holdings_do_not_cover_is_blocked_and_said(store):
     assert [o[0] for o in placed(rig)].count(OrderSide.SELL) == 0
 
 
-async def test_the_job_tells_the_hedge_it_placed(tmp_path):
-    config = bot_config(tmp_path, rules={"grid": True}, paper=PAPER_EMPTY, close=FAST_FOLLOW,
-                        grids=[GRID])
+async def test_a_trade_outside_the_grid_is_drift_told_once_and_healed_once(store):
+    rig = grid_rig(store)
+    await rig.ops.grid.run("apt")
+    rig.mark(APT, "4.85")
+    await rig.ops.grid.run("apt")  # bought 10 at 4.9: ledger 10, venue 10
+    rig.seed("main", APT, Side.LONG, "3")  # the trader buys 3 by hand
+    for _ in range(3):
+        await rig.ops.grid.run("apt")
+    [drift] = rig.of(LedgerDrift, delivered=True)
+    assert (drift.ledger, drift.venue) == (D(10), D(13))
 
-    def seeded(app):
-        app.paper.exchange.market.freeze()
-        app.paper.exchange.set_mark(APT, D(5))
+    venue = rig.venues["main"]
+    await venue.place_order(OrderRequest("hand", APT, OrderSide.SELL, Side.LONG,
+                                         OrderType.MARKET, D(3), D("4.5"), reduce_only=True,
+                                         time_in_force=TimeInForce.IOC))
+    await rig.ops.grid.run("apt")
+    await rig.ops.grid.run("apt")
 
-    async with running(config, prepare=seeded) as (app, chat):
-        await app.jobs.run_now("grid:apt")
-        app.paper.exchange.set_mark(APT, D("4.85"))
-        await app.jobs.run_now("grid:apt")
-
-        told = [e.text for e in chat.transcript if e.kind == "sent" and "Grid apt" in e.text]
-        assert told == ["🕸 Grid apt (APT-USDT-SWAP): the BUY at level 1 filled → SELL hedge "
-                        "10 at 5 placed"]
-        assert "grid:apt" in "\n".join(await chat.ask("/status"))
+    assert len(rig.of(LedgerDrift)) == 1 and len(rig.of(LedgerHealed, delivered=True)) == 1

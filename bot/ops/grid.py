@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config import GridConfig, RuleMode
-from bot.domain import Instrument, OrderRequest, OrderType, Side, TimeInForce
+from bot.domain import Instrument, OrderRequest, OrderSide, OrderType, Side, TimeInForce
 from bot.ops.context import Context
-from bot.ops.events import GridDecided, GridOrderEnded
+from bot.ops.events import GridDecided, GridOrderEnded, LedgerDrift, LedgerHealed
 from bot.ops.symbols import resolve_instrument
 from bot.rules.grid import Direction, Ended, Grid, Place, Resting, after_fills, start
 from bot.venues.base import Venue, held_position
@@ -44,14 +44,15 @@ class Grids:
         inst = resolve_instrument(config.symbol, await venue.instruments())
         grid = grid_of(config, ctx.config.rules.grid.sell_protection_ratio, inst.symbol)
         mode = ctx.config.account(config.account).rule_mode("grid")
-        action, steps = self._journal(config, inst.symbol)
+        long_held = await self._long_held(venue, inst.symbol)
+        action, steps = self._journal(config, inst.symbol, long_held)
         resting, ended = await self._look(venue, grid, steps)
         if not steps:
             decisions = start(grid, resting, await venue.mark_price(inst.symbol), inst)
         else:
-            held = await held_position(venue, inst.symbol, Side.LONG)
-            decisions = after_fills(grid, ended, resting, held.size if held else Decimal(0),
-                                    inst)
+            long_held = await self._long_held(venue, inst.symbol)  # after what just filled
+            await self._compare(grid, action, long_held)
+            decisions = after_fills(grid, ended, resting, long_held, inst)
         seq = max((s.seq for s in steps), default=0)
         for decision in decisions:
             await ctx.publish(GridDecided(grid=name, account_name=config.account,
@@ -63,14 +64,42 @@ class Grids:
                                               f"{decision.direction.value}:{decision.level}",
                                               _request(grid, decision, inst), rest=True)
 
-    def _journal(self, config: GridConfig, symbol: str) -> tuple[int, list[Any]]:
-        """The grid's action (made on its first run) and its steps."""
+    async def _long_held(self, venue: Venue, symbol: str) -> Decimal:
+        held = await held_position(venue, symbol, Side.LONG)
+        return held.size if held is not None else Decimal(0)
+
+    async def _compare(self, grid: Grid, action: int, long_held: Decimal) -> None:
+        """The ledger against the venue, every run (long grids): what the account held when
+        the grid started, plus what its BUYs filled, less what its SELLs filled. A
+        difference is told once per episode, with both numbers, and once more when it
+        heals (a trade by hand, a fill the grid never saw)."""
+        if grid.leg is not Side.LONG:
+            return
+        ctx = self.ctx
+        record = ctx.store.action_with_steps(action)
+        ledger = Decimal(record.plan.get("baseline", "0")) + sum(
+            (o.order.filled_size if o.order.side is OrderSide.BUY else -o.order.filled_size
+             for o in ctx.store.orders_for_action(action)), Decimal(0))
+        key = f"ledger_drift|{grid.name}"
+        if ledger != long_held:
+            if ctx.alerts.report(key, "drift"):
+                await ctx.publish(LedgerDrift(grid=grid.name, account_name=record.account,
+                                              symbol_name=grid.symbol, ledger=ledger,
+                                              venue=long_held))
+        elif ctx.alerts.clear(key) is not None:
+            await ctx.publish(LedgerHealed(grid=grid.name, account_name=record.account,
+                                           symbol_name=grid.symbol, held=long_held))
+
+    def _journal(self, config: GridConfig, symbol: str, long_held: Decimal
+                 ) -> tuple[int, list[Any]]:
+        """The grid's action (made on its first run, with what was held then) and its
+        steps."""
         store, key = self.ctx.store, (config.account, symbol, config.leg)
         state = store.get_rule_state(*key, f"{KIND}:{config.name}")
         record = store.action_with_steps(int(state["action"])) if state else None
         if record is None:
             action = store.create_action(KIND, config.account, symbol, config.leg, "rule",
-                                         {"grid": config.name})
+                                         {"grid": config.name, "baseline": str(long_held)})
             store.update_action(action, state="running")
             store.put_rule_state(*key, f"{KIND}:{config.name}", {"action": action})
             return action, []

@@ -292,3 +292,25 @@ class GridOrderEnded(GridEvent):
         o = self.order
         return (f"{self.grid}: {self.direction.value} level {self.level + 1} {o.state.value}, "
                 f"filled {o.filled_size} of {o.size}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerDrift(GridEvent):
+    """The grid's ledger and the venue's position disagree: told once per episode."""
+
+    name = "ledger_drift"
+    severity = Severity.WARNING
+    ledger: Decimal
+    venue: Decimal
+
+    def message(self) -> str:
+        return f"{self.grid}: the ledger holds {self.ledger}, the venue {self.venue}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerHealed(GridEvent):
+    name = "ledger_drift_healed"
+    held: Decimal
+
+    def message(self) -> str:
+        return f"{self.grid}: the ledger and the venue agree again at {self.held}"

@@ -1,0 +1,30 @@
+"""A grid in the running bot (issue 14): its job, its alert in the chat, /status."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
+
+APT = "APT-USDT-SWAP"
+GRID = {"name": "apt", "account": "main", "symbol": "APT", "size": 10,
+        "buy_levels": [4.9, 4.8, 4.7], "sell_levels": [5.0, 5.1]}
+
+
+async def test_the_job_tells_the_hedge_it_placed(tmp_path):
+    config = make_config(tmp_path, rules={"grid": True}, paper=PAPER_EMPTY, close=FAST_FOLLOW,
+                        grids=[GRID])
+
+    def seeded(app):
+        app.paper.exchange.market.freeze()
+        app.paper.exchange.set_mark(APT, D(5))
+
+    async with running(config, prepare=seeded) as (app, chat):
+        await app.jobs.run_now("grid:apt")
+        app.paper.exchange.set_mark(APT, D("4.85"))
+        await app.jobs.run_now("grid:apt")
+
+        told = [e.text for e in chat.transcript if e.kind == "sent" and "Grid apt" in e.text]
+        assert told == ["🕸 Grid apt (APT-USDT-SWAP): the BUY at level 1 filled → SELL hedge "
+                        "10 at 5 placed"]
+        assert "grid:apt" in "\n".join(await chat.ask("/status"))
