@@ -87,3 +87,14 @@ async def test_a_trade_outside_the_grid_is_drift_told_once_and_healed_once(store
     await rig.ops.grid.run("apt")
 
     assert len(rig.of(LedgerDrift)) == 1 and len(rig.of(LedgerHealed, delivered=True)) == 1
+
+
+async def test_observe_mode_places_nothing_and_tells_each_decision_once(store):
+    rig = make_rig(store, make_config(main={"grid": "observe"}, grids=[GRID]))
+    for _ in range(3):
+        await rig.ops.grid.run("apt")
+
+    assert rig.exchange.orders == {}
+    observed = rig.of(GridDecided, delivered=True)
+    assert [(e.name, e.decision.level) for e in observed] == [
+        ("grid_buy_observed", 0), ("grid_buy_observed", 1), ("grid_buy_observed", 2)]

@@ -44,8 +44,7 @@ class Grids:
         inst = resolve_instrument(config.symbol, await venue.instruments())
         grid = grid_of(config, ctx.config.rules.grid.sell_protection_ratio, inst.symbol)
         mode = ctx.config.account(config.account).rule_mode("grid")
-        long_held = await self._long_held(venue, inst.symbol)
-        action, steps = self._journal(config, inst.symbol, long_held)
+        action, steps = await self._journal(venue, config, inst.symbol)
         resting, ended = await self._look(venue, grid, steps)
         if not steps:
             decisions = start(grid, resting, await venue.mark_price(inst.symbol), inst)
@@ -55,10 +54,15 @@ class Grids:
             decisions = after_fills(grid, ended, resting, long_held, inst)
         seq = max((s.seq for s in steps), default=0)
         for decision in decisions:
+            observed = mode is RuleMode.OBSERVE
+            if observed and not ctx.alerts.report(  # the same decision, run after run
+                    f"grid_observe|{name}|{decision.direction.value}|{decision.level}",
+                    type(decision).__name__):
+                continue
             await ctx.publish(GridDecided(grid=name, account_name=config.account,
                                           symbol_name=inst.symbol, decision=decision,
-                                          observed=mode is RuleMode.OBSERVE))
-            if isinstance(decision, Place) and mode is RuleMode.ON:
+                                          observed=observed))
+            if isinstance(decision, Place) and not observed:
                 seq += 1
                 await ctx.executor.order_step(venue, action, seq,
                                               f"{decision.direction.value}:{decision.level}",
@@ -90,16 +94,17 @@ class Grids:
             await ctx.publish(LedgerHealed(grid=grid.name, account_name=record.account,
                                            symbol_name=grid.symbol, held=long_held))
 
-    def _journal(self, config: GridConfig, symbol: str, long_held: Decimal
-                 ) -> tuple[int, list[Any]]:
-        """The grid's action (made on its first run, with what was held then) and its
-        steps."""
+    async def _journal(self, venue: Venue, config: GridConfig, symbol: str
+                       ) -> tuple[int, list[Any]]:
+        """The grid's action (made on its first run, with what was held long then) and
+        its steps."""
         store, key = self.ctx.store, (config.account, symbol, config.leg)
         state = store.get_rule_state(*key, f"{KIND}:{config.name}")
         record = store.action_with_steps(int(state["action"])) if state else None
         if record is None:
+            baseline = await self._long_held(venue, symbol)
             action = store.create_action(KIND, config.account, symbol, config.leg, "rule",
-                                         {"grid": config.name, "baseline": str(long_held)})
+                                         {"grid": config.name, "baseline": str(baseline)})
             store.update_action(action, state="running")
             store.put_rule_state(*key, f"{KIND}:{config.name}", {"action": action})
             return action, []
