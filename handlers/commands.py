@@ -12,7 +12,18 @@ from telegram.ext import (
     filters,
 )
 
-from handlers import basic, buttons, close, correct, gate, maintain, messages, reports, tp
+from handlers import (
+    basic,
+    buttons,
+    close,
+    correct,
+    gate,
+    grid,
+    maintain,
+    messages,
+    reports,
+    tp,
+)
 from handlers.common import SERVICES_KEY
 from handlers.telegram_limits import FittingBot
 
@@ -28,6 +39,7 @@ COMMANDS = {
     "supermaintain": maintain.supermaintain_command,
     "tp": tp.tp_command,
     "correct": correct.correct_command,
+    "grid": grid.grid_command,
     "lang": basic.lang,
 }
 

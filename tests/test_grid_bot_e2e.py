@@ -28,3 +28,29 @@ async def test_the_job_tells_the_hedge_it_placed(tmp_path):
         assert told == ["🕸 Grid apt (APT-USDT-SWAP): the BUY at level 1 filled → SELL hedge "
                         "10 at 5 placed"]
         assert "grid:apt" in "\n".join(await chat.ask("/status"))
+
+
+async def test_grid_shows_levels_resting_orders_holdings_and_pnl(tmp_path):
+    config = make_config(tmp_path, rules={"grid": True}, paper=PAPER_EMPTY, close=FAST_FOLLOW,
+                         grids=[GRID])
+
+    def seeded(app):
+        app.paper.exchange.market.freeze()
+        app.paper.exchange.set_mark(APT, D(5))
+
+    async with running(config, prepare=seeded) as (app, chat):
+        await app.jobs.run_now("grid:apt")
+        app.paper.exchange.set_mark(APT, D("4.85"))
+        await app.jobs.run_now("grid:apt")
+
+        [shown] = await chat.ask("/grid")
+
+        assert shown.startswith(
+            "🕸 Grid apt — main APT-USDT-SWAP long (on)\n"
+            "Buy levels: 4.9 · 4.8 · 4.7 — sell levels: 5 · 5.1\n"
+            "Resting: BUY 10 at 4.8 (level 2) · BUY 10 at 4.7 (level 3) · SELL 10 at 5 "
+            "(level 1)\n"
+            "Holdings: ledger 10, venue 10 · realised PnL 0.00 USDT · fees ")
+        assert "disagree" not in shown
+        assert await chat.ask("/grid nosuch") == [
+            "Unknown grid nosuch; grids: apt\nUsage: /grid [name]"]

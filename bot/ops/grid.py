@@ -11,6 +11,7 @@ only. The action is the grid job's own: a start's reconciliation leaves it alone
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,12 +19,27 @@ from bot.config import GridConfig, RuleMode
 from bot.domain import Instrument, OrderRequest, OrderSide, OrderType, Side, TimeInForce
 from bot.ops.context import Context
 from bot.ops.events import GridDecided, GridOrderEnded, LedgerDrift, LedgerHealed
+from bot.ops.refusal import Refusal
 from bot.ops.symbols import resolve_instrument
 from bot.rules.grid import Direction, Ended, Grid, Place, Resting, after_fills, start
-from bot.venues.base import Venue, held_position
+from bot.venues.base import Venue, VenueError, held_position
 
 KIND = "grid"
 OPEN_STATES = ("intended", "sent")
+
+
+@dataclass(frozen=True, slots=True)
+class GridReport:
+    """What `/grid` shows of one grid: from its journal, and the venue's position."""
+
+    config: GridConfig
+    symbol: str
+    mode: RuleMode
+    resting: list[tuple[Direction, int, Decimal, Decimal]]  # direction, level, price, size
+    ledger: Decimal  # what the grid says it holds
+    held: Decimal | None  # what the venue holds long (None: not readable now)
+    realized_pnl: Decimal
+    fees: Decimal
 
 
 def grid_of(config: GridConfig, sell_protection_ratio: Decimal, symbol: str) -> Grid:
@@ -37,6 +53,50 @@ class Grids:
 
     def config(self, name: str) -> GridConfig:
         return next(g for g in self.ctx.config.grids if g.name == name)
+
+    async def reports(self, name: str | None = None) -> list[GridReport]:
+        """Each grid (or the one named): its resting orders, holdings, realised PnL."""
+        configs = [g for g in self.ctx.config.grids
+                   if name is None or g.name.lower() == name.lower()]
+        if name is not None and not configs:
+            raise Refusal("unknown_grid", name=name[:40],
+                          names=", ".join(g.name for g in self.ctx.config.grids) or "-")
+        return [await self._report(c) for c in configs]
+
+    async def _report(self, config: GridConfig) -> GridReport:
+        ctx, venue = self.ctx, self.ctx.venue(config.account)
+        mode = ctx.config.account(config.account).rule_mode("grid")
+        try:
+            symbol = resolve_instrument(config.symbol, await venue.instruments()).symbol
+            held: Decimal | None = await self._long_held(venue, symbol)
+        except (VenueError, Refusal):
+            symbol, held = config.symbol, None
+        state = ctx.store.get_rule_state(config.account, symbol, config.leg,
+                                         f"{KIND}:{config.name}")
+        record = ctx.store.action_with_steps(int(state["action"])) if state else None
+        if record is None:
+            return GridReport(config, symbol, mode, [], Decimal(0), held, Decimal(0),
+                              Decimal(0))
+        orders = {o.step_id: o.order for o in ctx.store.orders_for_action(record.id)}
+        resting = []
+        for step in record.steps:
+            order = orders.get(step.id)
+            if step.state.value in OPEN_STATES and order is not None:
+                direction, level = _level_of(step.kind)
+                resting.append((direction, level, order.price or Decimal(0), order.size))
+        fills = [f.fill for o in orders.values()
+                 for f in ctx.store.fills_for_order(config.account, o.client_id)]
+        return GridReport(config, symbol, mode, resting, self._ledger(record, orders.values()),
+                          held, sum((f.realized_pnl for f in fills), Decimal(0)),
+                          sum((f.fee for f in fills), Decimal(0)))
+
+    @staticmethod
+    def _ledger(record: Any, orders: Any) -> Decimal:
+        """What the account held long when the grid started, plus what its BUYs filled,
+        less what its SELLs filled."""
+        return Decimal(record.plan.get("baseline", "0")) + sum(
+            (o.filled_size if o.side is OrderSide.BUY else -o.filled_size for o in orders),
+            Decimal(0))
 
     async def run(self, name: str) -> None:
         ctx, config = self.ctx, self.config(name)
@@ -81,9 +141,7 @@ class Grids:
             return
         ctx = self.ctx
         record = ctx.store.action_with_steps(action)
-        ledger = Decimal(record.plan.get("baseline", "0")) + sum(
-            (o.order.filled_size if o.order.side is OrderSide.BUY else -o.order.filled_size
-             for o in ctx.store.orders_for_action(action)), Decimal(0))
+        ledger = self._ledger(record, [o.order for o in ctx.store.orders_for_action(action)])
         key = f"ledger_drift|{grid.name}"
         if ledger != long_held:
             if ctx.alerts.report(key, "drift"):
