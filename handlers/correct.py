@@ -12,7 +12,6 @@ from telegram.ext import ContextTypes
 from bot.ops.correction import AccountPlans, CorrectionReport
 from bot.ops.refusal import Refusal
 from bot.rules.correction import CorrectionPlan
-from bot.sizing import notional
 from handlers.common import (
     Services,
     confirm_markup,
@@ -54,8 +53,7 @@ def report_lines(s: Services, report: CorrectionReport) -> list[str]:
     if (close := report.close) is not None:
         lines.append(s.text(
             "change_notional",
-            was=fmt_usdt(notional(before.size, before.mark_price, inst)),
-            now=fmt_usdt(notional(after.size, after.mark_price, inst)),
+            was=fmt_usdt(report.notional(before)), now=fmt_usdt(report.notional(after)),
             closed=s.size(close.filled_size, inst), meant=s.size(close.size, inst),
             price=fmt_plain(close.average_price or Decimal(0)), fee=fmt_fee(close.fee)))
     if report.moves:

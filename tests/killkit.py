@@ -237,7 +237,7 @@ class TrapOkxServer(FakeOkxServer):
 # __main__; only the imports (about two seconds of CPU per start, most of a kill point's
 # cost) are paid once. KILLKIT_EXEC=1 starts every bot with `python bot.py` instead.
 _ZYGOTE = r"""
-import ctypes, json, os, runpy, select, signal, sys, traceback
+import contextlib, ctypes, json, os, runpy, select, signal, sys, traceback
 
 sys.path.insert(0, sys.argv[1])
 import bot.app, bot.config, bot.secrecy, bot.venues.okx.venue  # what a start would import
@@ -245,10 +245,9 @@ import bot.app, bot.config, bot.secrecy, bot.venues.okx.venue  # what a start wo
 def child(order):
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    try:  # PR_SET_PDEATHSIG: no bot outlives the fork server (a test run interrupted)
+    # PR_SET_PDEATHSIG: no bot outlives the fork server (a test run interrupted)
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
     os.chdir(order["cwd"])
     fds = [os.open(os.devnull, os.O_RDONLY)] + [
         os.open(order[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -271,10 +270,8 @@ def child(order):
         traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):
-            try:
+            with contextlib.suppress(Exception):
                 stream.flush()
-            except Exception:
-                pass
         os._exit(code)
 
 live = set()
@@ -306,10 +303,8 @@ while True:
         data = os.read(stdin.fileno(), 65536)
         if not data:  # the test process is gone or done: so are its bots
             for pid in live:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             break
         pending += data
         while b"\n" in pending:

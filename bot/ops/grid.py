@@ -11,6 +11,7 @@ only. The action is the grid job's own: a start's reconciliation leaves it alone
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -172,13 +173,14 @@ class Grids:
                     ) -> tuple[list[Resting], list[Ended]]:
         """Each open order as the venue has it now: still resting, or ended (and what it
         filled). One the venue cannot find this run still counts as resting, so its level
-        is not ordered twice; only a lost one frees its level."""
+        is not ordered twice; only a lost one frees its level. The orders are looked at
+        together: a grid of forty levels waits for one round trip, not forty."""
+        open_steps = [st for st in steps
+                      if st.state.value in OPEN_STATES and st.client_id is not None]
+        looks = await asyncio.gather(*(self.ctx.executor.track(venue, st) for st in open_steps))
         resting, ended = [], []
-        for step in steps:
-            if step.state.value not in OPEN_STATES or step.client_id is None:
-                continue
+        for step, tracked in zip(open_steps, looks, strict=True):
             direction, level = _level_of(step.kind)
-            tracked = await self.ctx.executor.track(venue, step)
             order = tracked.order
             if order is not None and order.state.is_final:
                 ended.append(Ended(direction, level, order.filled_size))
