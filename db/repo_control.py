@@ -8,7 +8,7 @@ a session across an `await`), and time comes from the injected clock or a `now` 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -110,18 +110,26 @@ class ControlStore:
             return row.id
 
     def recent_events(self, limit: int = 20, symbol: str | None = None,
-                      name: str | None = None, account: str | None = None
-                      ) -> list[EventRecord]:
+                      name: str | None = None, account: str | None = None,
+                      symbols: Collection[str] | None = None) -> list[EventRecord]:
         """Newest first."""
         query = select(EventRow).order_by(EventRow.time.desc(), EventRow.id.desc())
         if symbol is not None:
             query = query.where(EventRow.symbol == symbol)
+        if symbols is not None:
+            query = query.where(EventRow.symbol.in_(list(symbols)))
         if name is not None:
             query = query.where(EventRow.name == name)
         if account is not None:
             query = query.where(EventRow.account == account)
         with self._db.session() as s:
             return [EventRecord.of(r) for r in s.scalars(query.limit(limit))]
+
+    def event_symbols(self) -> list[str]:
+        """Every instrument an event was recorded for."""
+        with self._db.session() as s:
+            return list(s.scalars(select(EventRow.symbol).where(EventRow.symbol.is_not(None))
+                                  .distinct()))
 
     # -- open alerts ---------------------------------------------------------------------
 

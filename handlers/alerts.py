@@ -21,6 +21,7 @@ from handlers.common import WATCH, Services, send_alert
 from handlers.correct import plan_lines, report_lines
 from handlers.maintain import report_text, retry_markup
 from handlers.messages import fmt_fee, fmt_pct, fmt_plain, fmt_signed_usdt, fmt_usdt
+from handlers.why import say
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,8 @@ def _grid(s: Services, event: ev.GridDecided) -> str | None:
     if isinstance(d, GridSkip):
         if d.why is Why.DUPLICATE:
             return None
-        return s.text(event.name, detail=d.detail, **names)
+        answer = say(s, "answer", event.name, event.data()) or d.detail
+        return s.text("grid_not_placed", answer=answer, **names)
     names |= {"size": fmt_plain(d.size), "price": fmt_plain(d.price)}
     if event.observed:
         return s.text("grid_would_place", **names)

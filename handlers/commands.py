@@ -23,6 +23,7 @@ from handlers import (
     messages,
     reports,
     tp,
+    why,
 )
 from handlers.common import SERVICES_KEY
 from handlers.telegram_limits import FittingBot
@@ -40,6 +41,7 @@ COMMANDS = {
     "tp": tp.tp_command,
     "correct": correct.correct_command,
     "grid": grid.grid_command,
+    "why": why.why_command,
     "lang": basic.lang,
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import Instrument
+from handlers.messages_why import WHY_TEXTS
 
 LANGUAGES = ("zh", "en")
 
@@ -201,10 +202,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "button_run_now": "立即执行",
         "grid_hedge_placed": "🕸 网格 {grid}（{symbol}）：第 {level} 档买单成交 → 卖出对冲 {size} @ {price} 已挂出",
         "grid_buy_placed": "🕸 网格 {grid}（{symbol}）：第 {level} 档卖单成交 → 买单 {size} @ {price} 已重新挂出",
+        "grid_not_placed": "⛔ 网格 {grid}（{symbol}）第 {level} 档：{answer}",
         "grid_would_place": "👀 观察模式：网格 {grid}（{symbol}）将在第 {level} 档挂{direction} {size} @ {price}",
-        "grid_sell_blocked": "⛔ 网格 {grid}（{symbol}）：第 {level} 档卖出对冲被拦截：{detail}",
-        "grid_order_rejected": "❌ 网格 {grid}（{symbol}）：第 {level} 档{direction}单未挂出：{detail}",
-        "grid_hedge_out_of_range": "ℹ️ 网格 {grid}（{symbol}）：第 {level} 档没有对应的{direction}档位：{detail}",
         "direction_buy": "买", "direction_sell": "卖",
         "usage_grid": "/grid [网格名]",
         "grid_title": "🕸 网格 {grid} — {account} {symbol} {leg}（{mode}）",
@@ -419,10 +418,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "button_run_now": "Run now",
         "grid_hedge_placed": "🕸 Grid {grid} ({symbol}): the BUY at level {level} filled → SELL hedge {size} at {price} placed",
         "grid_buy_placed": "🕸 Grid {grid} ({symbol}): the SELL at level {level} filled → BUY {size} at {price} placed again",
+        "grid_not_placed": "⛔ Grid {grid} ({symbol}), level {level}: {answer}",
         "grid_would_place": "👀 Observe: grid {grid} ({symbol}) would place a {direction} of {size} at {price} (level {level})",
-        "grid_sell_blocked": "⛔ Grid {grid} ({symbol}): the SELL hedge at level {level} was blocked: {detail}",
-        "grid_order_rejected": "❌ Grid {grid} ({symbol}): the {direction} at level {level} was not placed: {detail}",
-        "grid_hedge_out_of_range": "ℹ️ Grid {grid} ({symbol}): no {direction} level for level {level}: {detail}",
         "direction_buy": "BUY", "direction_sell": "SELL",
         "usage_grid": "/grid [name]",
         "grid_title": "🕸 Grid {grid} — {account} {symbol} {leg} ({mode})",
@@ -442,6 +439,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+for _lang in LANGUAGES:
+    TEXTS[_lang] |= WHY_TEXTS[_lang]
+
 # Command descriptions for /help and setMyCommands, in the order shown.
 COMMANDS: dict[str, dict[str, str]] = {
     "zh": {
@@ -453,6 +453,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "tp": "止盈档位 [币种]；reset 币种 long|short [账户] 重置",
         "correct": "纠错预览并立即执行 [账户]",
         "grid": "网格：档位、挂单、持仓、盈亏 [网格名]",
+        "why": "为什么动了/没动：币种的事件时间线 [网格档位]",
         "lang": "语言 zh|en",
     },
     "en": {
@@ -465,6 +466,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "tp": "Take-profit ladders [SYMBOL]; reset SYMBOL long|short [account]",
         "correct": "Correction preview, and run it now [account]",
         "grid": "Grids: levels, resting orders, holdings, PnL [name]",
+        "why": "Why it did or didn't act: an instrument's timeline SYMBOL [grid level]",
         "lang": "Language zh|en",
     },
 }

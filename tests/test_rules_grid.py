@@ -80,7 +80,7 @@ def test_cause_3_an_order_resting_at_the_level_is_not_placed_twice():
     assert (decision.why, decision.detail) == (
         Why.DUPLICATE, "a sell at level 1 is resting already")
     assert start(GRID, [Resting(BUY, 1, Side.LONG)], D(89500), BTC) == [
-        Skip(BUY, 1, Why.DUPLICATE, None, "a buy at level 2 is resting already"),
+        Skip(BUY, 1, Why.DUPLICATE, None),
         Place(BUY, 2, D("0.0008"), D(88000), None)]
     # the same level filled twice in one run: the second is a duplicate of the first
     first, second = after_fills(GRID, [bought(0), bought(0)], [], long_held=D(1), inst=BTC)

@@ -17,12 +17,32 @@ from decimal import Decimal
 from typing import Any
 
 from bot.config import GridConfig, RuleMode
-from bot.domain import Instrument, OrderRequest, OrderSide, OrderType, Side, TimeInForce
+from bot.domain import (
+    Instrument,
+    OrderRequest,
+    OrderSide,
+    OrderState,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from bot.execution import Outcome
 from bot.ops.context import Context
 from bot.ops.events import GridDecided, GridOrderEnded, LedgerDrift, LedgerHealed
 from bot.ops.refusal import Refusal
 from bot.ops.symbols import resolve_instrument
-from bot.rules.grid import Direction, Ended, Grid, Place, Resting, after_fills, start
+from bot.rules.grid import (
+    Direction,
+    Ended,
+    Grid,
+    Place,
+    Resting,
+    Skip,
+    Why,
+    after_fills,
+    facts,
+    start,
+)
 from bot.venues.base import Venue, VenueError, held_position
 
 KIND = "grid"
@@ -120,14 +140,16 @@ class Grids:
                     f"grid_observe|{name}|{decision.direction.value}|{decision.level}",
                     type(decision).__name__):
                 continue
-            await ctx.publish(GridDecided(grid=name, account_name=config.account,
-                                          symbol_name=inst.symbol, decision=decision,
-                                          observed=observed))
+            client_id = None
             if isinstance(decision, Place) and not observed:
                 seq += 1
-                await ctx.executor.order_step(venue, action, seq,
-                                              f"{decision.direction.value}:{decision.level}",
-                                              _request(grid, decision, inst), rest=True)
+                outcome = await ctx.executor.order_step(
+                    venue, action, seq, f"{decision.direction.value}:{decision.level}",
+                    _request(grid, decision, inst), rest=True)
+                decision, client_id = _as_sent(decision, outcome), outcome.client_id
+            await ctx.publish(GridDecided(grid=name, account_name=config.account,
+                                          symbol_name=inst.symbol, decision=decision,
+                                          observed=observed, client_id=client_id))
 
     async def _long_held(self, venue: Venue, symbol: str) -> Decimal:
         held = await held_position(venue, symbol, Side.LONG)
@@ -190,6 +212,19 @@ class Grids:
             elif not tracked.lost:
                 resting.append(Resting(direction, level, grid.leg))
         return resting, ended
+
+
+def _as_sent(decision: Place, outcome: Outcome) -> Place | Skip:
+    """An order the venue refused (margin, size, precision: its code and words) is a
+    rejection, not a placed order; one of unknown fate is placed: the next run finds it."""
+    refused = outcome.refused or outcome.state is OrderState.REJECTED
+    if not refused:
+        return decision
+    error = outcome.error
+    return Skip(decision.direction, decision.level, Why.REJECTED, decision.after,
+                facts(size=decision.size, price=decision.price,
+                      code=(error.code if error else None) or "-",
+                      reason=(error.message if error else "rejected")[:200]))
 
 
 def _level_of(kind: str) -> tuple[Direction, int]:

@@ -15,6 +15,7 @@ from bot.ops.recovery import Recovery
 from bot.ops.status import JobBoard, Status
 from bot.ops.take_profit import TakeProfit
 from bot.ops.watcher import Watcher
+from bot.ops.why import Timelines
 
 
 class Ops:
@@ -29,6 +30,7 @@ class Ops:
         self.watcher = Watcher(ctx, self.maintenance)
         self.correction = Correction(ctx)
         self.grid = Grids(ctx)
+        self.why = Timelines(ctx)
         self.position_log = PositionLog(ctx)
         self.status = Status(ctx, jobs)
         self.recovery = Recovery(ctx, self.maintenance, self.correction, self.followups)

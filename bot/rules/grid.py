@@ -85,7 +85,38 @@ class Skip:
     level: int
     why: Why
     after: Direction | None
-    detail: str  # the numbers, in words
+    # The numbers behind the decision, for each front to say in its own words:
+    # out_of_range: levels; sell_blocked: size, held, ratio; rejected here: size,
+    # rounded, lot, minimum (or price, tick); rejected by the venue: code, reason,
+    # size, price.
+    facts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def numbers(self) -> dict[str, str]:
+        return dict(self.facts)
+
+    @property
+    def detail(self) -> str:
+        """The decision in plain English, for the log line and the events table."""
+        n, level = self.numbers, self.level + 1
+        match self.why:
+            case Why.OUT_OF_RANGE:
+                return f"level {level} of {n['levels']} {self.direction.value} levels"
+            case Why.DUPLICATE:
+                return f"a {self.direction.value} at level {level} is resting already"
+            case Why.SELL_BLOCKED:
+                return (f"selling {n['size']} would exceed the {n['held']} held long "
+                        f"(x {n['ratio']}): it would open a short")
+        if "code" in n:
+            return f"the venue refused {n['size']} at {n['price']}: {n['reason']} ({n['code']})"
+        if "tick" in n:
+            return f"price {n['price']} is not a price on the tick {n['tick']}"
+        return (f"size {n['size']} is {n['rounded']} on the lot {n['lot']}, below the "
+                f"minimum {n['minimum']}")
+
+
+def facts(**numbers: object) -> tuple[tuple[str, str], ...]:
+    return tuple((key, str(value)) for key, value in numbers.items())
 
 
 Decision = Place | Skip
@@ -123,23 +154,19 @@ def _order(grid: Grid, held: set[Resting], direction: Direction, level: int,
            long_held: Decimal | None) -> Decision:
     levels = grid.buy_levels if direction is Direction.BUY else grid.sell_levels
     if level >= len(levels):
-        return Skip(direction, level, Why.OUT_OF_RANGE, after,
-                    f"level {level + 1} of {len(levels)} {direction.value} levels")
+        return Skip(direction, level, Why.OUT_OF_RANGE, after, facts(levels=len(levels)))
     if Resting(direction, level, grid.leg) in held:
-        return Skip(direction, level, Why.DUPLICATE, after,
-                    f"a {direction.value} at level {level + 1} is resting already")
+        return Skip(direction, level, Why.DUPLICATE, after)
     if direction is Direction.SELL and grid.leg is Side.LONG and long_held is not None \
             and long_held < size * grid.sell_protection_ratio:
         return Skip(direction, level, Why.SELL_BLOCKED, after,
-                    f"selling {size} would exceed the {long_held} held long "
-                    f"(x {grid.sell_protection_ratio}): it would open a short")
+                    facts(size=size, held=long_held, ratio=grid.sell_protection_ratio))
     rounded = round_size_down(size, inst)
     price = round_price(levels[level], inst, direction.order_side)
     if rounded < inst.min_size or rounded <= ZERO:
         return Skip(direction, level, Why.REJECTED, after,
-                    f"size {size} is {rounded} on the lot {inst.lot_size}, below the "
-                    f"minimum {inst.min_size}")
+                    facts(size=size, rounded=rounded, lot=inst.lot_size, minimum=inst.min_size))
     if price <= ZERO:
         return Skip(direction, level, Why.REJECTED, after,
-                    f"price {levels[level]} is not a price on the tick {inst.tick_size}")
+                    facts(price=levels[level], tick=inst.tick_size))
     return Place(direction, level, rounded, price, after)

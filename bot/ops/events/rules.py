@@ -32,6 +32,9 @@ class TierFired(PositionEvent):
         return (f"tier {self.decision.tier}: closed {self.result.filled_size} of "
                 f"{self.decision.size}; " + "; ".join(self.result.errors)).strip("; ")
 
+    def data(self) -> dict[str, Any]:
+        return _tier(self.decision) | _closed(self.result)
+
 
 @dataclass(frozen=True, kw_only=True)
 class TierFailed(PositionEvent):
@@ -44,6 +47,9 @@ class TierFailed(PositionEvent):
     def message(self) -> str:
         return f"tier {self.decision.tier}: {self.error}"
 
+    def data(self) -> dict[str, Any]:
+        return _tier(self.decision) | {"error": self.error}
+
 
 @dataclass(frozen=True, kw_only=True)
 class TierObserved(PositionEvent):
@@ -54,6 +60,9 @@ class TierObserved(PositionEvent):
     def message(self) -> str:
         return (f"tier {self.decision.tier}: would close {self.decision.size} of "
                 f"{self.position.size}")
+
+    def data(self) -> dict[str, Any]:
+        return _tier(self.decision)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +84,9 @@ class HedgeClosed(PositionEvent):
         return (f"closed {self.result.filled_size} of {self.decision.size} "
                 f"({'; '.join(self.result.errors)})")
 
+    def data(self) -> dict[str, Any]:
+        return _hedge(self.decision) | _closed(self.result)
+
 
 @dataclass(frozen=True, kw_only=True)
 class HedgeFailed(PositionEvent):
@@ -87,6 +99,9 @@ class HedgeFailed(PositionEvent):
     def message(self) -> str:
         return f"closing {self.decision.size} of {self.position.size}: {self.error}"
 
+    def data(self) -> dict[str, Any]:
+        return _hedge(self.decision) | {"error": self.error}
+
 
 @dataclass(frozen=True, kw_only=True)
 class HedgeObserved(PositionEvent):
@@ -96,6 +111,9 @@ class HedgeObserved(PositionEvent):
 
     def message(self) -> str:
         return f"would close {self.decision.size} of {self.position.size}"
+
+    def data(self) -> dict[str, Any]:
+        return _hedge(self.decision)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +131,9 @@ class RuleSkipped(PositionEvent):
     def message(self) -> str:
         return ("another action is working on this position" if self.why == "busy" else
                 "the position changed since the run read it; decided again next run")
+
+    def data(self) -> dict[str, Any]:
+        return {"rule": self.rule, "why": self.why}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +270,7 @@ class GridDecided(GridEvent):
 
     decision: Place | Skip
     observed: bool = False
+    client_id: str | None = None  # the order placed
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -274,6 +296,16 @@ class GridDecided(GridEvent):
             return f"{where} not placed ({d.why.value}): {d.detail}"
         return f"{where}: {d.size} at {d.price}" + (" (observe)" if self.observed else "")
 
+    def data(self) -> dict[str, Any]:
+        d = self.decision
+        data: dict[str, Any] = {"grid": self.grid, "direction": d.direction.value,
+                                "level": d.level + 1,
+                                "after": d.after.value if d.after else None}
+        if isinstance(d, Skip):
+            return data | {"why": d.why.value} | d.numbers
+        return data | {"size": str(d.size), "price": str(d.price),
+                       "observed": self.observed, "client_id": self.client_id}
+
 
 @dataclass(frozen=True, kw_only=True)
 class GridOrderEnded(GridEvent):
@@ -293,6 +325,13 @@ class GridOrderEnded(GridEvent):
         return (f"{self.grid}: {self.direction.value} level {self.level + 1} {o.state.value}, "
                 f"filled {o.filled_size} of {o.size}")
 
+    def data(self) -> dict[str, Any]:
+        o = self.order
+        return {"grid": self.grid, "direction": self.direction.value, "level": self.level + 1,
+                "state": o.state.value, "filled": str(o.filled_size), "size": str(o.size),
+                "price": str(o.average_price or o.price or ""), "client_id": o.client_id,
+                "venue_id": o.venue_id}
+
 
 @dataclass(frozen=True, kw_only=True)
 class LedgerDrift(GridEvent):
@@ -306,6 +345,9 @@ class LedgerDrift(GridEvent):
     def message(self) -> str:
         return f"{self.grid}: the ledger holds {self.ledger}, the venue {self.venue}"
 
+    def data(self) -> dict[str, Any]:
+        return {"grid": self.grid, "ledger": str(self.ledger), "venue": str(self.venue)}
+
 
 @dataclass(frozen=True, kw_only=True)
 class LedgerHealed(GridEvent):
@@ -314,3 +356,25 @@ class LedgerHealed(GridEvent):
 
     def message(self) -> str:
         return f"{self.grid}: the ledger and the venue agree again at {self.held}"
+
+    def data(self) -> dict[str, Any]:
+        return {"grid": self.grid, "held": str(self.held)}
+
+
+def _tier(d: TierClose) -> dict[str, Any]:
+    p = d.position
+    return {"tier": d.tier, "size": str(d.size), "held": str(p.size),
+            "rate": str(p.profit_rate.quantize(Decimal("0.01")))}
+
+
+def _hedge(d: HedgeClose) -> dict[str, Any]:
+    return {"size": str(d.size), "held": str(d.loser.size),
+            "share": str(d.share_pct.quantize(Decimal("0.01"))),
+            "loser_rate": str(d.loser.profit_rate.quantize(Decimal("0.01"))),
+            "winner_side": d.winner.side.value,
+            "winner_rate": str(d.winner.profit_rate.quantize(Decimal("0.01")))}
+
+
+def _closed(result: CloseResult) -> dict[str, Any]:
+    return {"closed": str(result.filled_size), "price": str(result.average_price or ""),
+            "fee": str(result.fee), "pnl": str(result.realized_pnl)}
