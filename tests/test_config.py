@@ -348,3 +348,16 @@ accounts:
         ("main", "okx", "main"),
         ("sub1", "okx", "sub"),
     ]
+
+
+def test_readme_grid_example_loads_as_written(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("## Grid hedge", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    path = tmp_path / "config.yaml"
+    path.write_text(example)
+    config = load_config(path, {"BITGET_KEY": "k", "BITGET_SECRET": "s",
+                                "BITGET_PASSPHRASE": "p"})
+    [grid] = config.grids
+    assert (grid.account, grid.symbol, grid.size, len(grid.buy_levels),
+            len(grid.sell_levels)) == ("bg", "BTC", Decimal("0.0008"), 3, 2)
+    assert config.account("bg").rule_mode("grid") is RuleMode.ON

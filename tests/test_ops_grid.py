@@ -98,3 +98,10 @@ async def test_observe_mode_places_nothing_and_tells_each_decision_once(store):
     observed = rig.of(GridDecided, delivered=True)
     assert [(e.name, e.decision.level) for e in observed] == [
         ("grid_buy_observed", 0), ("grid_buy_observed", 1), ("grid_buy_observed", 2)]
+
+
+async def test_the_size_is_coin_and_the_orders_are_in_contracts(store):
+    rig = grid_rig(store, symbol="BTC", size="0.05", buy_levels=[94000], sell_levels=[96000])
+    rig.mark("BTC-USDT-SWAP", "95000")
+    await rig.ops.grid.run("apt")
+    assert placed(rig) == [(OrderSide.BUY, D(94000), D(5), "live")]  # 5 x 0.01 BTC

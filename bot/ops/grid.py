@@ -63,8 +63,10 @@ class GridReport:
     fees: Decimal
 
 
-def grid_of(config: GridConfig, sell_protection_ratio: Decimal, symbol: str) -> Grid:
-    return Grid(config.name, symbol, Side(config.leg), config.size,
+def grid_of(config: GridConfig, sell_protection_ratio: Decimal, inst: Instrument) -> Grid:
+    """The configured size is coin, as a trader says it; orders are in the venue's
+    contracts (OKX's BTC: 0.01 coin each; Bitget and Lighter: one coin)."""
+    return Grid(config.name, inst.symbol, Side(config.leg), config.size / inst.contract_value,
                 tuple(config.buy_levels), tuple(config.sell_levels), sell_protection_ratio)
 
 
@@ -123,7 +125,7 @@ class Grids:
         ctx, config = self.ctx, self.config(name)
         venue = ctx.venue(config.account)
         inst = resolve_instrument(config.symbol, await venue.instruments())
-        grid = grid_of(config, ctx.config.rules.grid.sell_protection_ratio, inst.symbol)
+        grid = grid_of(config, ctx.config.rules.grid.sell_protection_ratio, inst)
         mode = ctx.config.account(config.account).rule_mode("grid")
         action, steps = await self._journal(venue, config, inst.symbol)
         resting, ended = await self._look(venue, grid, steps)
