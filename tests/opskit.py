@@ -11,7 +11,7 @@ exchange, as a restarted bot would. Nothing here imports python-telegram-bot.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -24,6 +24,7 @@ from bot.ops.context import Context
 from bot.ops.events import Event, EventBus
 from bot.ops.ops import Ops
 from bot.ops.status import JobStatus
+from bot.venues.base import Venue
 from bot.venues.paper import PaperExchange, PaperVenue
 from bot.venues.paper.demo import new_exchange
 from db.repo import Store
@@ -117,9 +118,13 @@ class Rig:
     clock: Clock
     board: Board = field(default_factory=Board)
     delivered: list[Event] = field(default_factory=list)
+    # An account's venue (default: the paper exchange itself; e.g. a network adapter
+    # talking to a fake server that serves it). A restart builds them again.
+    venue_of: Callable[[str], Venue] | None = None
 
     def __post_init__(self) -> None:
-        venues = {a.name: PaperVenue(self.exchange, a.name) for a in self.config.accounts}
+        venue_of = self.venue_of or (lambda name: PaperVenue(self.exchange, name))
+        venues = {a.name: venue_of(a.name) for a in self.config.accounts}
         executor = Executor(self.store, client_prefix="t", follow=FOLLOW)
         self.ctx = Context.build(self.config, self.store, venues, executor, self.clock)
         self.bus = RecordingBus(self.store)
@@ -132,7 +137,8 @@ class Rig:
 
     def restart(self) -> Rig:
         """A new Context and Ops on the same store and exchange: the bot restarted."""
-        return Rig(self.config, self.store, self.exchange, self.clock, self.board)
+        return Rig(self.config, self.store, self.exchange, self.clock, self.board,
+                   venue_of=self.venue_of)
 
     @property
     def published(self) -> list[Event]:
@@ -176,10 +182,11 @@ class Rig:
 
 def make_rig(store: Store, config: Config | None = None, *,
              cash: Mapping[str, Decimal] | None = None, clock: Clock | None = None,
-             board: Board | None = None) -> Rig:
+             board: Board | None = None, exchange: PaperExchange | None = None,
+             venue_of: Callable[[str], Venue] | None = None) -> Rig:
     clock = clock or Clock()
-    return Rig(config or make_config(), store, make_exchange(clock, cash), clock,
-               board or Board())
+    return Rig(config or make_config(), store, exchange or make_exchange(clock, cash), clock,
+               board or Board(), venue_of=venue_of)
 
 
 def closing(account: str, size: str, side: Side = Side.LONG, symbol: str = APT) -> OrderRow:
