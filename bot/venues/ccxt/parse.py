@@ -52,15 +52,19 @@ EXCEPTIONS: tuple[tuple[type[Exception], type[base.VenueError]], ...] = (
     (ccxt.BadSymbol, base.UnknownInstrument),
     (ccxt.BadRequest, base.InvalidOrder),
 )
-# Bitget's codes that say more than ccxt's class (from ccxt's own map; see venues.md §2.4).
+# Bitget's codes that say more than ccxt's class (from ccxt's own map; see venues.md §2.4),
+# and some ccxt leaves a plain ExchangeError: 40786 "Duplicate clientOid" (Bitget's SDK
+# docs), 22002 "No position to close", 40757 "Not enough position is available", and
+# 40015 "System is abnormal, please try again later" (an order's outcome is unknown).
 BITGET_ERRORS: dict[str, type[base.VenueError]] = {
     "40762": base.InsufficientMargin, "43012": base.InsufficientMargin,
     "40711": base.InsufficientMargin, "40712": base.InsufficientMargin,
     "40808": base.BadPrecision, "45110": base.BelowMinimumSize,
     "40768": base.OrderUnknown, "40109": base.OrderUnknown, "43001": base.OrderUnknown,
-    "429": base.RateLimited,
+    "429": base.RateLimited, "40786": base.InvalidOrder, "40757": base.InvalidOrder,
+    "22002": base.PositionNotFound, "40015": base.VenueUnavailable,
 }
-DUPLICATE_CLIENT_ID = {"okx": "51016"}
+DUPLICATE_CLIENT_ID = {"okx": "51016", "bitget": "40786"}
 
 
 # -- numbers --------------------------------------------------------------------------
@@ -135,8 +139,12 @@ class Dialect:
     side_key: str | None  # param naming the position side of an order, or None: `hedged`
     leverage_key: str  # param naming the side for set_leverage
     margin_key: str  # param naming the side for add/reduce margin
-    negative_reduce: bool = False  # reduce_margin wants a negative amount
     leverage_by_margin_mode: bool = True  # set/fetch_leverage take marginMode=isolated
+    # ccxt's position `percentage` is the venue's own figure (OKX's uplRatio); False when
+    # ccxt computes it (Bitget: unrealizedPL / marginSize cut to 4 decimals): ours is exact.
+    venue_profit_rate: bool = True
+    book_depths: tuple[int, ...] = ()  # the only depths the book endpoint takes, if fixed
+    order_filter: str | None = None  # fetch_my_trades param naming one order's id
 
     def order_params(self, side: Side) -> dict[str, Any]:
         return {self.side_key: side.value} if self.side_key else {"hedged": True}
@@ -154,8 +162,10 @@ DIALECTS = {
     "okx": Dialect(side_key="posSide", leverage_key="posSide", margin_key="posSide"),
     # Bitget: ccxt turns `hedged` into tradeSide Open/Close and flips a close's side;
     # leverage per side is `holdSide`, and its leverage read gives both isolated sides.
+    # merge-depth takes the gears 1/5/15/50 only; order/fills filters by orderId.
     "bitget": Dialect(side_key=None, leverage_key="holdSide", margin_key="holdSide",
-                      negative_reduce=True, leverage_by_margin_mode=False),
+                      leverage_by_margin_mode=False, venue_profit_rate=False,
+                      book_depths=(1, 5, 15, 50), order_filter="orderId"),
 }
 GENERIC = Dialect(side_key="positionSide", leverage_key="posSide", margin_key="posSide")
 
@@ -194,10 +204,11 @@ def instrument_from(market: Mapping[str, Any], precision_mode: int) -> Instrumen
                       quote=str(market.get("settle") or market.get("quote") or "USDT"))
 
 
-def position_from(account: str, inst: Instrument, p: Mapping[str, Any]) -> Position:
+def position_from(account: str, inst: Instrument, p: Mapping[str, Any], *,
+                  venue_rate: bool = True) -> Position:
     margin = dec(p.get("positionMargin")) or dec(p.get("initialMargin")) or ZERO
     upl = dec0(p.get("unrealizedPnl"))
-    percentage = dec(p.get("percentage"))
+    percentage = dec(p.get("percentage")) if venue_rate else None
     return Position(
         account=account, instrument=inst, side=Side(str(p.get("side"))),
         size=abs(dec0(p.get("contracts"))), entry_price=dec0(p.get("entryPrice")),
@@ -224,9 +235,37 @@ def _position_side(info: Mapping[str, Any], side: OrderSide, reduce_only: bool) 
     return Side.LONG if side is OrderSide.BUY else Side.SHORT
 
 
+def _bitget_hedge(info: Mapping[str, Any]) -> tuple[OrderSide, Side, bool] | None:
+    """(trade side, position side, reduce-only) of a Bitget hedge-mode order or fill.
+    There `side` names the position, not the trade: closing a long is `side=buy,
+    tradeSide=close` (Bitget's place-order docs), in answers too. ccxt turns an order's
+    side back into the trade's when `reduceOnly` is anything but "NO" (so a lower-case
+    "no", as Bitget's docs show it, would flip an opening order too) and a fill's never;
+    `tradeSide` says it either way. None for any other answer."""
+    if info.get("posMode") != "hedge_mode":
+        return None
+    trade, held = str(info.get("tradeSide") or "").lower(), str(info.get("side") or "").lower()
+    if trade not in ("open", "close") or held not in ("buy", "sell"):
+        return None
+    position = Side.LONG if held == "buy" else Side.SHORT
+    if trade == "open":
+        return position.open_order_side, position, False
+    return position.close_order_side, position, True
+
+
+def _sides(record: Mapping[str, Any], info: Mapping[str, Any]) -> tuple[OrderSide, Side, bool]:
+    """(trade side, position side, reduce-only) of a ccxt order or trade."""
+    hedge = _bitget_hedge(info)
+    if hedge is not None:
+        return hedge
+    side = OrderSide(str(record.get("side")))
+    reduce_only = bool(record.get("reduceOnly"))
+    return side, _position_side(info, side, reduce_only), reduce_only
+
+
 def order_from(o: Mapping[str, Any]) -> Order:
-    side = OrderSide(str(o.get("side")))
-    reduce_only = bool(o.get("reduceOnly"))
+    info = o.get("info") or {}
+    side, position_side, reduce_only = _sides(o, info)
     filled = dec0(o.get("filled"))
     status = str(o.get("status"))
     state = STATES.get(status) or (OrderState.PARTIALLY_FILLED if filled > 0
@@ -235,11 +274,9 @@ def order_from(o: Mapping[str, Any]) -> Order:
     tif = (TimeInForce.IOC if o.get("timeInForce") in ("IOC", "FOK")
            or order_type is OrderType.MARKET else TimeInForce.GTC)
     fee = (o.get("fee") or {}).get("cost")
-    info = o.get("info") or {}
     return Order(
         client_id=str(o.get("clientOrderId") or ""), venue_id=str(o.get("id") or ""),
-        symbol=str(o.get("symbol")), side=side,
-        position_side=_position_side(info, side, reduce_only), type=order_type,
+        symbol=str(o.get("symbol")), side=side, position_side=position_side, type=order_type,
         size=dec0(o.get("amount")), price=dec(o.get("price")), reduce_only=reduce_only,
         time_in_force=tif, expire_at=None, state=state, filled_size=filled,
         average_price=dec(o.get("average")) if filled > 0 else None,
@@ -249,13 +286,12 @@ def order_from(o: Mapping[str, Any]) -> Order:
 
 
 def fill_from(t: Mapping[str, Any], client_id: str) -> Fill:
-    side = OrderSide(str(t.get("side")))
     info = t.get("info") or {}
+    side, position_side, _ = _sides(t, info)
     return Fill(
         trade_id=str(t.get("id") or ""), order_venue_id=str(t.get("order") or ""),
         client_id=str(info.get("clOrdId") or info.get("clientOid") or client_id),
-        symbol=str(t.get("symbol")), side=side,
-        position_side=_position_side(info, side, bool(t.get("reduceOnly"))),
+        symbol=str(t.get("symbol")), side=side, position_side=position_side,
         size=dec0(t.get("amount")), price=dec0(t.get("price")),
         fee=dec0((t.get("fee") or {}).get("cost")), realized_pnl=_realized(info),
         liquidity=Liquidity.MAKER if t.get("takerOrMaker") == "maker" else Liquidity.TAKER,

@@ -131,8 +131,11 @@ class CcxtVenue:
 
     async def order_book(self, symbol: str, depth: int = 5) -> OrderBook:
         await self.instrument(symbol)
+        # A venue with fixed depths gets the smallest that holds `depth` (none: its default).
+        gears = self.dialect.book_depths
+        limit = next((g for g in gears if g >= depth), None) if gears else depth
         book = await self._read("order book",
-                                lambda: self.exchange.fetch_order_book(symbol, depth))
+                                lambda: self.exchange.fetch_order_book(symbol, limit))
 
         def levels(rows: list[list[Any]]) -> tuple[BookLevel, ...]:
             return tuple(BookLevel(parse.dec0(r[0]), parse.dec0(r[1])) for r in rows[:depth])
@@ -166,7 +169,8 @@ class CcxtVenue:
                 log.warning("ccxt_position_skipped account=%s symbol=%s", self.name,
                             row.get("symbol"))
                 continue
-            held.append(parse.position_from(self.name, inst, row))
+            held.append(parse.position_from(self.name, inst, row,
+                                            venue_rate=self.dialect.venue_profit_rate))
         return held
 
     async def positions(self) -> Sequence[Position]:
@@ -269,7 +273,12 @@ class CcxtVenue:
             trades = await self._read("fills", lambda: self.exchange.fetch_order_trades(
                 venue_id, symbol))
         else:
-            trades = await self._read("fills", lambda: self.exchange.fetch_my_trades(symbol))
+            # Asked by order where the venue can, so an order's fills are not lost behind
+            # a page of newer ones; filtered here in any case.
+            key = self.dialect.order_filter
+            params = {key: venue_id} if key and venue_id else {}
+            trades = await self._read("fills", lambda: self.exchange.fetch_my_trades(
+                symbol, params=dict(params)))
             trades = [t for t in trades if venue_id in (None, str(t.get("order")))]
         found = [parse.fill_from(t, client_id or "") for t in trades]
         if client_id:
@@ -306,15 +315,26 @@ class CcxtVenue:
                                   "instId": market_id, "posSide": side.value,
                                   "type": "add" if amount > 0 else "reduce",
                                   "amt": format(abs(amount).normalize(), "f")}))
+        elif self.exchange_id == "bitget":
+            # ccxt 4.5.90's bitget add/reduce_margin pass the amount through
+            # amount_to_precision, i.e. truncate USDT to the market's size step (2.5 USDT
+            # of APT margin would go out as 2): send the exact, signed amount itself.
+            market = self.exchange.market(symbol)
+            product_type, _ = self.exchange.handle_product_type_and_params(market, {})
+            await self._write("margin change", lambda: self.exchange.
+                              privateMixPostV2MixAccountSetMargin({
+                                  "symbol": market["id"], "marginCoin": market["settleId"],
+                                  "productType": product_type,
+                                  self.dialect.margin_key: side.value,
+                                  "amount": format(amount.normalize(), "f")}))
         else:
             params = {self.dialect.margin_key: side.value}
             if amount > 0:
                 await self._write("margin change", lambda: self.exchange.add_margin(
                     symbol, parse.num(amount), dict(params)))
             else:
-                signed = -abs(amount) if self.dialect.negative_reduce else abs(amount)
                 await self._write("margin change", lambda: self.exchange.reduce_margin(
-                    symbol, parse.num(signed), dict(params)))
+                    symbol, parse.num(abs(amount)), dict(params)))
         pos = next((p for p in await self._positions(symbol) if p.side is side), None)
         if pos is None:
             raise PositionNotFound(f"no {side} position in {symbol} after the margin change",
