@@ -218,6 +218,10 @@ class BotApp:
                     console.attach()
                 await self.ops.status.started()
                 announced = True
+                if console is not None and self.config.is_demo:  # a newcomer's first screen
+                    assert self.chat is not None
+                    greeting = app.bot_data[SERVICES_KEY].text("demo_greeting")
+                    await app.bot.send_message(self.chat.user["id"], greeting)
                 # In the background, since a resumed order may take as long as the order; its
                 # maintenances hold their positions before the jobs' first run looks at them.
                 app.create_task(self.ops.recovery.run(), name="reconcile")

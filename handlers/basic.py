@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 from telegram import Update
 from telegram.ext import ContextTypes
 
@@ -51,4 +53,10 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     said = (message.text or "") if message is not None else ""
+    word = said.split(maxsplit=1)[0].lstrip("/").split("@", 1)[0].lower() if said else ""
+    near = difflib.get_close_matches(word, messages.COMMANDS["en"], n=2, cutoff=0.6)
+    if near:
+        await reply(update, context, "unknown_command_near", text=said[:100],
+                    near=" / ".join(f"/{n}" for n in near))
+        return
     await reply(update, context, "unknown_command", text=said[:100])

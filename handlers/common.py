@@ -26,6 +26,12 @@ SERVICES_KEY = "services"
 CONFIRM, CANCEL, SIDE, WATCH = "cf", "cx", "cs", "wa"
 # Refusals told in a sentence of their own, not as "<reason>\nUsage: …".
 STANDALONE = {"position_busy", "venue_read_failed", "unknown_account"}
+# Refusals about how the command was written: only these end with the command's usage.
+# The others (no such position, a balance short, an unknown coin) are about the account
+# or the market, where the usage line would only hide the reason.
+FORM = {"missing_symbol", "missing_symbol_only", "missing_size", "too_many", "not_symbol",
+        "side_twice", "account_twice", "not_account_or_side", "percent_over", "not_size",
+        "not_positive", "target_not_below"}
 POSITION_CHANGED = {"changed_gone", "changed_smaller", "changed_size"}
 
 
@@ -50,12 +56,12 @@ class Services:
         return messages.size_text(self.lang(), contracts, inst)
 
     def refusal(self, exc: Refusal, usage_key: str | None = None) -> str:
-        """A refusal in the user's language: standalone, as a changed position, or as
-        the reason with the command's usage."""
+        """A refusal in the user's language: standalone, as a changed position, or, when
+        the command was written wrong, as the reason with the command's usage."""
         if exc.key in POSITION_CHANGED:
             return self.text("position_changed", reason=self.text(
                 exc.key, **self._values(exc, spaced_side=False)))
-        if usage_key is None or exc.key in STANDALONE:
+        if usage_key is None or exc.key not in FORM:
             return self.reason(exc)
         return self.text("bad_argument", reason=self.reason(exc), usage=self.text(usage_key))
 

@@ -23,6 +23,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "stale_update": "机器人离线期间收到的命令未执行：{text}（{age} 秒前）。"
                         "如仍需要，请重新发送。",
         "unknown_command": "未知命令：{text}\n发送 /help 查看全部命令。",
+        "unknown_command_near": "未知命令：{text}。是否是 {near}？\n发送 /help 查看全部命令。",
+        "demo_greeting": "👋 这是模拟盘演示：两个模拟账户 main 和 sub1 持有仓位，止盈、对冲和纠错规则正在运行，不涉及真实资金。\n在这里输入命令，就像在 Telegram 里一样：/help 列出全部命令，/positions 查看持仓，按钮显示为编号，输入编号即可选择。\nType /lang en for English.",
         "edit_not_executed": "修改过的消息不会被执行：如需要，请把命令作为新消息重新发送。",
         "internal_error": "处理命令时出错（{kind}），详情已记录。没有下任何单。",
         "usage": "用法：{usage}",
@@ -231,6 +233,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "stale_update": "A command sent while the bot was offline was not executed: {text} "
                         "({age} s ago). Send it again if you still want it.",
         "unknown_command": "Unknown command: {text}\nSend /help for every command.",
+        "unknown_command_near": "Unknown command: {text}. Did you mean {near}?\nSend /help for every command.",
+        "demo_greeting": "👋 This is the paper demo: two simulated accounts, main and sub1, hold positions, and their take-profit, hedge and correction rules are running; no real money is involved.\nType commands here as in Telegram: /help lists them all, /positions shows the positions; buttons show as numbers, type a number to press one.\n输入 /lang zh 切换到中文。",
         "edit_not_executed": "Edited messages are not executed: send the command again as a "
                              "new message if you want it.",
         "internal_error": "Something went wrong handling that ({kind}); the details are "

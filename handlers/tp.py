@@ -47,6 +47,11 @@ async def tp_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     except Refusal as exc:
         await update.effective_message.reply_text(s.refusal(exc, USAGE))  # type: ignore[union-attr]
         return
+    if args and not any(a.positions or a.error for a in accounts):
+        refusal = Refusal("no_position", what=args[0].upper()[:30], side="",
+                          accounts=", ".join(a.name for a in s.config.accounts))
+        await update.effective_message.reply_text(s.refusal(refusal))  # type: ignore[union-attr]
+        return
     sections = []
     for a in accounts:
         if a.error is not None:

@@ -79,7 +79,11 @@ async def test_commands_sent_while_down_are_not_executed(tmp_path):
 
 async def test_unknown_commands_and_bad_arguments(tmp_path):
     async with running(make_config(tmp_path)) as (_, chat):
-        assert joined(await chat.ask("/frobnicate now")).startswith("Unknown command: /frobnicate")
+        assert await chat.ask("/frobnicate now") == [
+            "Unknown command: /frobnicate now\nSend /help for every command."]
+        assert await chat.ask("/positon") == [  # a typo: the nearest command is offered
+            "Unknown command: /positon. Did you mean /positions?\nSend /help for every command."]
+        assert await chat.ask("/tp BTC") == ["No BTC position (accounts: main, sub1)"]
         assert await chat.ask("/lang fr") == ["Usage: /lang zh|en"]
         assert await chat.ask("/positions a b") == ["Usage: /positions [account]"]
         assert await chat.ask("/lang zh") == ["语言已切换为中文。"]

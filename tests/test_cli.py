@@ -24,6 +24,10 @@ def run_bot(tmp_path, *args, stdin="", env=None):
 def test_console_demo_through_a_pipe(tmp_path):
     done = run_bot(tmp_path, stdin="/positions\n")
     assert done.returncode == 0, done.stderr
+    # a newcomer is told what this is, how to list the commands and to switch language
+    greeting = done.stdout.split("👋 ", 1)[1].split("\n\n", 1)[0]
+    assert greeting.startswith("这是模拟盘演示：两个模拟账户 main 和 sub1 持有仓位")
+    assert "/help 列出全部命令" in greeting and greeting.endswith("Type /lang en for English.")
     assert "持仓 — main（paper）" in done.stdout
     # (the rule loops start at once and may already have taken profit on the demo)
     assert "APT-USDT-SWAP 多 " in done.stdout and " · 保证金 " in done.stdout

@@ -54,5 +54,4 @@ async def test_grid_shows_levels_resting_orders_holdings_and_pnl(tmp_path):
             "(level 1)\n"
             "Holdings: ledger 10, venue 10 · realised PnL 0.00 USDT · fees ")
         assert "disagree" not in shown
-        assert await chat.ask("/grid nosuch") == [
-            "Unknown grid nosuch; grids: apt\nUsage: /grid [name]"]
+        assert await chat.ask("/grid nosuch") == ["Unknown grid nosuch; grids: apt"]
