@@ -9,6 +9,7 @@ from bot.ops.correction import Correction
 from bot.ops.followups import Followups
 from bot.ops.grid import Grids
 from bot.ops.maintenance import Maintenance
+from bot.ops.orders import Orders
 from bot.ops.position_log import PositionLog
 from bot.ops.positions import Positions
 from bot.ops.recovery import Recovery
@@ -31,6 +32,7 @@ class Ops:
         self.correction = Correction(ctx)
         self.grid = Grids(ctx)
         self.why = Timelines(ctx)
+        self.orders = Orders(ctx)
         self.position_log = PositionLog(ctx)
         self.status = Status(ctx, jobs)
         self.recovery = Recovery(ctx, self.maintenance, self.correction, self.followups)

@@ -14,6 +14,7 @@ from bot.ops.events.actions import (
     MaintenanceFinished,
     MaintenanceNotResumed,
     MaintenanceProgress,
+    OrderCancelled,
 )
 from bot.ops.events.base import (
     Event,
@@ -84,6 +85,7 @@ __all__ = [
     "MaintenanceFinished",
     "MaintenanceNotResumed",
     "MaintenanceProgress",
+    "OrderCancelled",
     "Paused",
     "PositionChanged",
     "PositionCorrected",

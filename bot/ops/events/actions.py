@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bot.domain import Order
 from bot.ops.events.base import Event, PositionEvent
 from db.records import Severity
 
@@ -146,3 +147,41 @@ class ActionSettled(Event):
 
     def message(self) -> str:
         return f"{self.kind} {self.state}: filled {self.filled} of {self.meant}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderCancelled(Event):
+    """A user cancelled one of the bot's resting orders (`/orders`)."""
+
+    name = "order_cancelled"
+    order: Order
+    account_name: str
+    action: int | None
+    by_user: int | None = None
+
+    @property
+    def account(self) -> str:
+        return self.account_name
+
+    @property
+    def symbol(self) -> str:
+        return self.order.symbol
+
+    @property
+    def side(self) -> str:
+        return self.order.position_side.value
+
+    @property
+    def action_id(self) -> int | None:
+        return self.action
+
+    def message(self) -> str:
+        o = self.order
+        return (f"{o.side.value} {o.size} at {o.price} ({o.client_id}) {o.state.value}, "
+                f"filled {o.filled_size}; by user {self.by_user}")
+
+    def data(self) -> dict[str, Any]:
+        o = self.order
+        return {"client_id": o.client_id, "venue_id": o.venue_id, "side": o.side.value,
+                "size": str(o.size), "price": str(o.price or ""), "state": o.state.value,
+                "filled": str(o.filled_size), "by_user": self.by_user}
