@@ -11,7 +11,8 @@ state, the action journal, orders and fills are here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
@@ -172,12 +173,14 @@ class Store(ControlStore):
             row = s.get(ActionRow, action_id)
             return None if row is None else _with_steps(s, row)
 
-    def recent_actions(self, limit: int = 10, account: str | None = None
-                       ) -> list[ActionRecord]:
+    def recent_actions(self, limit: int = 10, account: str | None = None,
+                       symbols: Collection[str] | None = None) -> list[ActionRecord]:
         """Newest first, with steps: what `/history` lists."""
         query = select(ActionRow).order_by(ActionRow.created_at.desc(), ActionRow.id.desc())
         if account is not None:
             query = query.where(ActionRow.account == account)
+        if symbols is not None:
+            query = query.where(ActionRow.symbol.in_(list(symbols)))
         with self._db.session() as s:
             return [_with_steps(s, r) for r in s.scalars(query.limit(limit))]
 
@@ -260,6 +263,20 @@ class Store(ControlStore):
             s.add_all(FillRow(created_at=now, **fill_columns(account, fill))
                       for fill in pending.values())
         return len(pending)
+
+    def fills_since(self, since: datetime | None = None) -> list[FillRecord]:
+        """Every recorded fill from `since` on (all: None), oldest first: what `/pnl` adds."""
+        query = select(FillRow).order_by(FillRow.time, FillRow.id)
+        if since is not None:
+            query = query.where(FillRow.time >= since)
+        with self._db.session() as s:
+            return [FillRecord.of(r) for r in s.scalars(query)]
+
+    def action_symbols(self) -> list[str]:
+        """Every instrument an action was taken on."""
+        with self._db.session() as s:
+            return list(s.scalars(select(ActionRow.symbol)
+                                  .where(ActionRow.symbol.is_not(None)).distinct()))
 
     def fills_for_order(self, account: str, client_id: str) -> list[FillRecord]:
         query = (select(FillRow).where(FillRow.account == account,

@@ -61,7 +61,7 @@ def say(s: Services, prefix: str, name: str, data: Mapping[str, Any] | None,
     data = data or {}
     try:
         return s.text(f"{prefix}_{_key(name, data)}", **_values(s, data, side))
-    except KeyError:
+    except (KeyError, IndexError, TypeError):  # a number missing from the record
         return None
 
 

@@ -133,7 +133,8 @@ async def test_the_timeline_names_every_step_in_order_newest_last(tmp_path):
         [said] = await chat.ask("/why APT")
 
     steps = [line.split(" · ", 2)[2] for line in said.splitlines()[1:-1]]
-    assert steps == [
+    # (the position log's job may also have seen the position open: its own line)
+    assert [step for step in steps if step.startswith("grid ")] == [
         "grid apt: BUY 10 at 4.9 placed at level 1",
         "grid apt: BUY 10 at 4.8 placed at level 2",
         "grid apt: BUY at level 1 filled 10 of 10 at 4.9",

@@ -45,3 +45,28 @@ def choose_positions(symbol: str, side: Side | None, held: Mapping[str, Sequence
         raise Refusal("several_accounts", what=what, side=side_word,
                       accounts=", ".join(accounts))
     return matches
+
+
+_SEPARATORS = ("-", "/", "_", ":")
+_QUOTES = ("USDT", "USDC", "USD")
+
+
+def is_coin(symbol: str, coin: str) -> bool:
+    """Whether a venue's instrument id is the coin typed (or that id itself)."""
+    symbol, coin = symbol.upper(), coin.upper()
+    if symbol == coin:
+        return True
+    if any(symbol.startswith(coin + sep) for sep in _SEPARATORS):
+        return True
+    return any(symbol == coin + quote for quote in _QUOTES)
+
+
+def coin_of(symbol: str) -> str:
+    """The coin of a venue's instrument id: `APT-USDT-SWAP`, `APT/USDT:USDT`, `APTUSDT`."""
+    head = symbol
+    for sep in _SEPARATORS:
+        head = head.split(sep, 1)[0]
+    for quote in _QUOTES:
+        if head.endswith(quote) and len(head) > len(quote):
+            return head[: -len(quote)]
+    return head

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bot.ops.context import Context
 from bot.ops.refusal import Refusal
+from bot.ops.symbols import coin_of, is_coin
 from db.records import EventRecord
 
 SHOWN = 15  # the timeline's length: one message a trader reads at a glance
@@ -24,8 +25,6 @@ LOOKED_AT = 500  # events read to find a level's own, and the newest decision
 DECISIONS = ("grid_", "ledger_drift", "tp_fired", "tp_failed", "tp_would_fire",
              "tp_skipped_", "hedge_", "correction_", "maintenance_", "close_",
              "action_settled", "watcher_")
-_SEPARATORS = ("-", "/", "_", ":")
-_QUOTES = ("USDT", "USDC", "USD")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +33,6 @@ class Timeline:
     level: int | None  # a grid level, as the trader counts them (1 = the first)
     events: list[EventRecord]  # oldest first
     answer: EventRecord | None  # the newest decision; None: nothing was decided
-
-
-def is_coin(symbol: str, coin: str) -> bool:
-    """Whether a venue's instrument id is the coin typed (or that id itself)."""
-    symbol, coin = symbol.upper(), coin.upper()
-    if symbol == coin:
-        return True
-    if any(symbol.startswith(coin + sep) for sep in _SEPARATORS):
-        return True
-    return any(symbol == coin + quote for quote in _QUOTES)
 
 
 def is_decision(event: EventRecord) -> bool:
@@ -67,7 +56,7 @@ class Timelines:
         known = store.event_symbols()
         symbols = [s for s in known if is_coin(s, coin)]
         if not symbols:
-            coins = sorted({_coin_of(s) for s in known})
+            coins = sorted({coin_of(s) for s in known})
             raise Refusal("why_nothing", symbol=coin.upper()[:30],
                           coins=", ".join(coins[:20]) or "-")
         if level is not None and level < 1:
@@ -79,13 +68,3 @@ class Timelines:
                 raise Refusal("why_no_level", symbol=coin.upper()[:30], level=level)
         answer = next((e for e in events if is_decision(e)), None)
         return Timeline(coin.upper(), level, list(reversed(events[:SHOWN])), answer)
-
-
-def _coin_of(symbol: str) -> str:
-    head = symbol
-    for sep in _SEPARATORS:
-        head = head.split(sep, 1)[0]
-    for quote in _QUOTES:
-        if head.endswith(quote) and len(head) > len(quote):
-            return head[: -len(quote)]
-    return head
