@@ -19,6 +19,7 @@ from handlers import (
     correct,
     gate,
     grid,
+    history,
     maintain,
     messages,
     reports,
@@ -42,6 +43,8 @@ COMMANDS = {
     "correct": correct.correct_command,
     "grid": grid.grid_command,
     "why": why.why_command,
+    "history": history.history_command,
+    "pnl": history.pnl_command,
     "lang": basic.lang,
 }
 

@@ -8,8 +8,10 @@ from bot.ops.control import Control
 from bot.ops.correction import Correction
 from bot.ops.followups import Followups
 from bot.ops.grid import Grids
+from bot.ops.history import History
 from bot.ops.maintenance import Maintenance
 from bot.ops.orders import Orders
+from bot.ops.overview import Overview
 from bot.ops.position_log import PositionLog
 from bot.ops.positions import Positions
 from bot.ops.recovery import Recovery
@@ -33,7 +35,9 @@ class Ops:
         self.grid = Grids(ctx)
         self.why = Timelines(ctx)
         self.orders = Orders(ctx)
+        self.history = History(ctx)
         self.position_log = PositionLog(ctx)
         self.status = Status(ctx, jobs)
+        self.overview = Overview(ctx, self.status, self.positions, self.orders)
         self.recovery = Recovery(ctx, self.maintenance, self.correction, self.followups)
 
