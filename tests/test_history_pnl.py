@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+
 import pytest
 
 from handlers.messages import fmt_fee, fmt_signed_usdt
@@ -62,7 +63,7 @@ async def test_history_lists_each_action_with_its_fills_and_order_ids(session):
     kinds = [re.search(r" · (\S+) · ", b).group(1) for b in blocks]  # type: ignore[union-attr]
     assert kinds == ["close", "take-profit", "take-profit"]
     by_client = defaultdict(list)
-    for account, client_id, pnl, fee in fills_of(app):
+    for _, client_id, pnl, fee in fills_of(app):
         by_client[client_id].append((pnl, fee))
     for block in blocks:
         ids = re.findall(r"order (\S+) / (\S+): ", block)
