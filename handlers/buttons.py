@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.domain import Side
-from handlers import close, correct, maintain, tp, watcher
+from handlers import close, correct, maintain, orders, tp, watcher
 from handlers.common import CANCEL, CONFIRM, SIDE, WATCH, Services, edit, services
 
 Confirmed = Callable[[Services, object, int, dict[str, Any]], Awaitable[None]]
@@ -26,6 +26,8 @@ ON_CONFIRM: dict[str, Confirmed] = {
     "maintain": maintain.execute,
     "maintain_retry": maintain.retry_confirmed,
     "correct": correct.run_confirmed,
+    "order_pick": orders.ask_cancel,
+    "order_cancel": orders.cancel_confirmed,
 }
 ON_SIDE: dict[str, Sided] = {
     "close_side": close.side_chosen,

@@ -22,6 +22,7 @@ from handlers import (
     history,
     maintain,
     messages,
+    orders,
     reports,
     tp,
     why,
@@ -45,6 +46,7 @@ COMMANDS = {
     "why": why.why_command,
     "history": history.history_command,
     "pnl": history.pnl_command,
+    "orders": orders.orders_command,
     "lang": basic.lang,
 }
 
