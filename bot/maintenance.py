@@ -46,6 +46,9 @@ class MaintenancePlan:
     amount: Decimal | None = None  # super: margin to open, USDT
     target: Decimal | None = None  # super: margin to keep, USDT
     count: int = 0  # maintenances done before this one
+    # The position when planned, for the report's before/after line (seed 002).
+    old_margin: Decimal | None = None
+    old_profit_rate: Decimal | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -57,7 +60,8 @@ class MaintenancePlan:
                 "open_size": str(self.open_size), "keep_share_pct": str(self.keep_share_pct),
                 "price": str(self.price), "leverage": str(self.leverage),
                 "amount": _text(self.amount), "target": _text(self.target),
-                "count": self.count}
+                "count": self.count, "old_margin": _text(self.old_margin),
+                "old_profit_rate": _text(self.old_profit_rate)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MaintenancePlan:
@@ -65,7 +69,8 @@ class MaintenancePlan:
                    Decimal(data["old_size"]), Decimal(data["open_size"]),
                    Decimal(data["keep_share_pct"]), Decimal(data["price"]),
                    Decimal(data["leverage"]), _decimal(data.get("amount")),
-                   _decimal(data.get("target")), int(data.get("count", 0)))
+                   _decimal(data.get("target")), int(data.get("count", 0)),
+                   _decimal(data.get("old_margin")), _decimal(data.get("old_profit_rate")))
 
 
 def _text(value: Decimal | None) -> str | None:

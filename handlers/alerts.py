@@ -17,6 +17,7 @@ from bot.ops.status import StartSummary
 from bot.rules.grid import Skip as GridSkip
 from bot.rules.grid import Why
 from bot.rules.hedge import HedgeClose
+from bot.rules.take_profit import TierClose
 from handlers.common import WATCH, Services, send_alert
 from handlers.correct import plan_lines, report_lines
 from handlers.maintain import report_text, retry_markup
@@ -149,12 +150,13 @@ def render(s: Services, event: ev.Event) -> str | None:
     """The alert text of an event; None for events that are not told as alerts."""
     match event:
         case ev.TierFired(position=p, decision=d, result=r):
-            return _closed(s, "tp_done", p, r, _tier_names(s, p, d.tier, d.size))
+            return _closed(s, "tp_done", p, r,
+                           _tier_names(s, p, d.tier, d.size) | _tier_rule(d))
         case ev.TierFailed(position=p, decision=d, error=error):
             return s.text("tp_failed", error=error or s.text("nothing_filled"),
                           **_tier_names(s, p, d.tier, d.size))
         case ev.TierObserved(position=p, decision=d):
-            return s.text("tp_observe", **_tier_names(s, p, d.tier, d.size))
+            return s.text("tp_observe", **_tier_names(s, p, d.tier, d.size), **_tier_rule(d))
         case ev.HedgeClosed(position=p, decision=d, result=r):
             return _closed(s, "hedge_done", p, r, _hedge_names(s, d))
         case ev.HedgeFailed(position=p, decision=d, error=error):
@@ -220,6 +222,12 @@ def _names(s: Services, p: Position) -> dict[str, object]:
 def _tier_names(s: Services, p: Position, tier: int, size: Decimal) -> dict[str, object]:
     return _names(s, p) | {"tier": tier, "rate": fmt_pct(p.profit_rate),
                            "margin": fmt_usdt(p.margin), "closing": s.size(size, p.instrument)}
+
+
+def _tier_rule(d: TierClose) -> dict[str, object]:
+    """The tier as configured: its trigger and the share of the position it closes."""
+    return {"trigger": f"{fmt_plain(d.rule.profit_pct)}%",
+            "share": f"{fmt_plain(d.rule.close_pct)}%"}
 
 
 def _hedge_names(s: Services, d: HedgeClose) -> dict[str, object]:

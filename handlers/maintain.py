@@ -157,6 +157,14 @@ def report_text(s: Services, report: MaintenanceReport) -> str:
                         net=fmt_signed_usdt(result.pnl - result.fees),
                         rate=fmt_pct(report.fee_rate_pct), left=size(report.left),
                         count=report.count))
+    if not report.running and plan.old_margin is not None and plan.old_profit_rate is not None:
+        now = report.now
+        lines.append(s.text(
+            "report_before_after", size_before=size(plan.old_size),
+            margin_before=fmt_usdt(plan.old_margin), rate_before=fmt_pct(plan.old_profit_rate),
+            size_after=size(now.size if now else Decimal(0)),
+            margin_after=fmt_usdt(now.margin if now else Decimal(0)),
+            rate_after=fmt_pct(now.profit_rate) if now else "-"))
     if result.failed_step is not None and not report.running:
         lines.append(s.text("report_failed", step=result.failed_step, error=result.error))
     return "\n".join(lines)

@@ -101,14 +101,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "order_rejected": "订单被拒绝：{error}",
         "nothing_filled": "在等待时间内没有成交，订单已撤销",
         "reconciled": "🔁 重启后核对未完成的订单：\n{lines}",
-        "tp_done": "🎯 止盈第 {tier} 档：{symbol} {side}（{account}）\n收益率 {rate} · 保证金 {margin}\n"
+        "tp_done": "🎯 止盈第 {tier} 档（收益率 ≥ {trigger} 平 {share}）：{symbol} {side}（{account}）\n收益率 {rate} · 保证金 {margin}\n"
                    "持仓 {before} → 平仓 {closed}，均价 {price}\n手续费 {fee} · 盈亏 {pnl} · "
                    "剩余 {left}\n订单 {orders}",
         "tp_failed": "❌ 止盈第 {tier} 档未执行：{symbol} {side}（{account}）：{error}",
-        "tp_observe": "👀 观察模式：将平仓 {closing}（{symbol} {side}，{account}），第 {tier} 档"
+        "tp_observe": "👀 观察模式：将平仓 {closing}（{symbol} {side}，{account}），第 {tier} 档（平 {share}）"
                       "（收益率 {rate}，保证金 {margin}）",
-        "hedge_done": "🛡 对冲：{symbol}（{account}）{winner_side} {winner_rate}，{side} {loser_rate}\n"
-                      "平仓 {closed} / {before}（{share}），均价 {price}\n手续费 {fee} · 盈亏 {pnl} · "
+        "hedge_done": "🛡 对冲：{symbol}（{account}）{winner_side}仓 {winner_rate}，{side}仓 {loser_rate}\n"
+                      "平掉亏损的{side}仓 {closed} / {before}（{share}），均价 {price}\n手续费 {fee} · 盈亏 {pnl} · "
                       "剩余 {left}\n订单 {orders}",
         "hedge_failed": "❌ 对冲未执行：{symbol} {side}（{account}）：{error}",
         "hedge_observe": "👀 观察模式：将平仓 {closing}（{symbol} {side}，{account}，{share}），保留 "
@@ -149,6 +149,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "report_step_3": "{mark} 3. 平仓：{detail}",
         "report_step_detail": "订单 {orders} · 成交 {filled} · 均价 {price} · {fills} 笔成交 · 手续费 {fee}",
         "report_totals": "盈亏 {pnl} · 手续费 {fees} · 净盈亏 {net} · 费率 {rate} · 剩余 {left} · 维护次数 {count}",
+        "report_before_after": "维护前：持仓 {size_before} · 保证金 {margin_before} · 收益率 {rate_before}\n维护后：持仓 {size_after} · 保证金 {margin_after} · 收益率 {rate_after}",
         "report_failed": "❌ 第 {step} 步未完成：{error}。已完成的步骤见上；可以点重试从这一步继续。",
         "watcher_alert": "⚠️ {symbol} {side}（{account}）收益率 {rate}，保证金 {margin}：要维护吗？",
         "watcher_skipped": "已跳过 {symbol} {side}（{account}）。",
@@ -316,15 +317,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "order_rejected": "Order rejected: {error}",
         "nothing_filled": "nothing filled in time; the order was cancelled",
         "reconciled": "🔁 Unfinished orders checked after the restart:\n{lines}",
-        "tp_done": "🎯 Take-profit tier {tier}: {symbol} {side} on {account}\n"
+        "tp_done": "🎯 Take-profit tier {tier} (profit ≥ {trigger}: close {share}): {symbol} {side} on {account}\n"
                    "Profit {rate} · margin {margin}\nSize {before} → closed {closed} at {price}\n"
                    "Fee {fee} · PnL {pnl} · left {left}\nOrder {orders}",
         "tp_failed": "❌ Take-profit tier {tier} not executed: {symbol} {side} on {account}: "
                      "{error}",
         "tp_observe": "👀 Observe: would close {closing} of {symbol} {side} on {account}, "
-                      "tier {tier} (profit {rate}, margin {margin})",
-        "hedge_done": "🛡 Hedge: {symbol} on {account}: {winner_side} {winner_rate}, {side} "
-                      "{loser_rate}\nClosed {closed} of {before} ({share}) at {price}\n"
+                      "tier {tier}: {share} (profit {rate}, margin {margin})",
+        "hedge_done": "🛡 Hedge: {symbol} on {account}: the {winner_side} is at {winner_rate}, "
+                      "the {side} at {loser_rate}\nClosed {closed} of the losing {side} "
+                      "({share} of {before}) at {price}\n"
                       "Fee {fee} · PnL {pnl} · left {left}\nOrder {orders}",
         "hedge_failed": "❌ Hedge not executed: {symbol} {side} on {account}: {error}",
         "hedge_observe": "👀 Observe: would close {closing} of {symbol} {side} on {account} "
@@ -366,6 +368,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "report_step_3": "{mark} 3. close: {detail}",
         "report_step_detail": "order {orders} · filled {filled} · avg {price} · {fills} fills · fee {fee}",
         "report_totals": "PnL {pnl} · fees {fees} · net {net} · fee rate {rate} · left {left} · maintenance count {count}",
+        "report_before_after": "Before: {size_before} · margin {margin_before} · profit {rate_before}\nAfter: {size_after} · margin {margin_after} · profit {rate_after}",
         "report_failed": "❌ Step {step} did not complete: {error}. Completed steps are above; Retry resumes from this step.",
         "watcher_alert": "⚠️ {symbol} {side} on {account} is at {rate} with {margin} margin: maintain it?",
         "watcher_skipped": "Skipped {symbol} {side} on {account}.",

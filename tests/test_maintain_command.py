@@ -74,7 +74,9 @@ async def test_normal_maintenance_closes_first_then_opens_ten_times_then_keeps_e
         fees, pnl = sum(f.fee for f in fills), sum(f.realized_pnl for f in fills)
         assert (f"PnL {fmt_signed_usdt(pnl)} · fees {fmt_fee(fees)} · "
                 f"net {fmt_signed_usdt(pnl - fees)}") in report
-        assert report.endswith("left 48 ct (48 APT) · maintenance count 1")
+        assert report.endswith("left 48 ct (48 APT) · maintenance count 1\n"
+                               "Before: 60 ct (60 APT) · margin 30.00 USDT · profit 0.00%\n"
+                               "After: 48 ct (48 APT) · margin 24.00 USDT · profit -0.20%")
         assert [p.size for p in await app.venues["sub1"].positions()] == [D(48)]
 
 
@@ -126,7 +128,7 @@ async def test_a_rejected_open_reports_what_is_held_and_retry_finishes(tmp_path)
         assert chat.choices == ["Retry"]
         venue.place_order = place
         report = (await chat.choose("Retry", timeout=20))[-1]
-        assert report.endswith("maintenance count 1")
+        assert "maintenance count 1\nBefore: " in report
         assert [o[3] for o in orders(exchange)] == [D(60), D(200), D(180)]
 
 
@@ -202,7 +204,7 @@ async def test_the_watcher_in_auto_mode_runs_a_super_maintenance(tmp_path):
         await app.jobs.run_now("watcher:sub1")
         assert [o[3] for o in orders(exchange)] == [D(60), D(232), D(208)]
         assert chat.transcript[-1].text.startswith("🔧 Super maintenance of APT-USDT-SWAP")
-        assert chat.transcript[-1].text.endswith("maintenance count 1")
+        assert "maintenance count 1\nBefore: " in chat.transcript[-1].text
 
 
 async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(tmp_path):
@@ -265,7 +267,7 @@ async def test_a_failed_automatic_maintenance_offers_retry_in_the_alert_chat(tmp
         assert "❌ 2. open:" in report.text and report.buttons == ["Retry"]
         venue.place_order = place
         said = await chat.choose("Retry", timeout=20)
-        assert said[-1].endswith("maintenance count 1")
+        assert "maintenance count 1\nBefore: " in said[-1]
 
 
 async def test_a_position_under_maintenance_is_left_alone_by_the_rules(tmp_path):
@@ -310,5 +312,5 @@ async def test_while_paused_a_restart_offers_the_maintenance_instead_of_resuming
         assert offer.buttons == ["Retry"] and len(exchange.orders) == 1
         await chat.ask("/resume")
         said = await chat.choose("Retry", timeout=20)
-        assert said[-1].endswith("maintenance count 1")
+        assert "maintenance count 1\nBefore: " in said[-1]
         assert [o[3] for o in orders(exchange)] == [D(60), D(600), D(552)]

@@ -88,11 +88,13 @@ async def test_a_price_path_through_every_tier_with_a_restart(tmp_path, okx_exch
         assert closes(app) == long_tiers + short_tiers[:2]
         messages = sent(chat)
         assert len(messages) == 5
-        assert messages[0].startswith("🎯 Take-profit tier 1: APT-USDT-SWAP long on main\n"
+        assert messages[0].startswith("🎯 Take-profit tier 1 (profit ≥ 25%: close 30%): "
+                                      "APT-USDT-SWAP long on main\n"
                                       "Profit 26.00% · margin 50.00 USDT\n"
                                       "Size 100 ct (100 APT) → closed 30 ct (30 APT) at ")
         assert "left 70 ct (70 APT)" in messages[0]
-        assert messages[3].startswith("🎯 Take-profit tier 1: APT-USDT-SWAP short on sub1\n"
+        assert messages[3].startswith("🎯 Take-profit tier 1 (profit ≥ 35%: close 30%): "
+                                      "APT-USDT-SWAP short on sub1\n"
                                       "Profit 36.00%")
 
     async with bot(tmp_path, okx_exchange) as (app, chat):  # the bot restarted mid-path
@@ -102,7 +104,8 @@ async def test_a_price_path_through_every_tier_with_a_restart(tmp_path, okx_exch
         await step(app, "4.72")  # +56%: tier 3
         assert closes(app) == long_tiers + short_tiers
         assert [p.size for p in await app.venues["sub1"].positions()] == [D("18")]
-        assert sent(chat)[-1].startswith("🎯 Take-profit tier 3: APT-USDT-SWAP short on sub1")
+        assert sent(chat)[-1].startswith("🎯 Take-profit tier 3 (profit ≥ 55%: close 50%): "
+                                         "APT-USDT-SWAP short on sub1")
         events = app.store.recent_events(20, name="tp_fired")
         assert len(events) == 6
 
@@ -145,7 +148,7 @@ async def test_observe_mode_records_and_notifies_but_sends_nothing(tmp_path):
         await step(app, "5.13")
         assert closes(app) == []
         assert sent(chat) == ["👀 Observe: would close 30 ct (30 APT) of APT-USDT-SWAP long on "
-                              "main, tier 1 (profit 26.00%, margin 50.00 USDT)"]
+                              "main, tier 1: 30% (profit 26.00%, margin 50.00 USDT)"]
         assert [e.name for e in app.store.recent_events(5, name="tp_would_fire")] == \
             ["tp_would_fire"]
 
@@ -160,8 +163,9 @@ async def test_hedge_closes_the_losing_side(tmp_path):
         # keep size for 1 USDT at 5.05 and 10x: 1.98 -> 2 contracts
         assert closes(app) == [("main", OrderSide.BUY, Side.SHORT, D("98"), True)]
         [message] = sent(chat)
-        assert message.startswith("🛡 Hedge: APT-USDT-SWAP on main: long 10.00%, short -10.00%\n"
-                                  "Closed 98 ct (98 APT) of 100 ct (100 APT) (98.00%)")
+        assert message.startswith(
+            "🛡 Hedge: APT-USDT-SWAP on main: the long is at 10.00%, the short at -10.00%\n"
+            "Closed 98 ct (98 APT) of the losing short (98.00% of 100 ct (100 APT)) at ")
         await step(app, "5.05")  # the short now holds about 1 USDT: nothing more
         assert len(closes(app)) == 1
 

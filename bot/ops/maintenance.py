@@ -56,6 +56,7 @@ class MaintenanceReport:
     left: Decimal  # contracts held now
     count: int  # maintenances done, this one included once it succeeded
     running: bool
+    now: Position | None = None  # the position as read for this report (None: none held)
 
     @property
     def fee_rate_pct(self) -> Decimal:
@@ -108,7 +109,8 @@ class Maintenance:
                           needed=Usdt(shortfall.needed))
         journal = MaintenancePlan(kind, position.account, position.symbol, position.side,
                                   position.size, plan.open_size, settings.keep_share_pct, price,
-                                  position.leverage, plan.amount, plan.target, count)
+                                  position.leverage, plan.amount, plan.target, count,
+                                  position.margin, position.profit_rate)
         return PlannedMaintenance(journal, plan, position, past_ladder,
                                   balance.free + position.margin + position.unrealized_pnl,
                                   plan.fees(settings.taker_fee_pct))
@@ -196,4 +198,4 @@ class Maintenance:
         held = await held_position(venue, plan.symbol, plan.side)
         return MaintenanceReport(plan, result, await venue.instrument(plan.symbol),
                                  held.size if held else Decimal(0), self.count(plan.key),
-                                 running)
+                                 running, held)
