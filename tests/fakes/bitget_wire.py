@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from bot.domain import Instrument
 from bot.venues import base
 from bot.venues.paper.engine import PaperExchange
+from tests.fakes.params import finite_decimal
 
 SUCCESS = "00000"
 USDT_FUTURES = "USDT-FUTURES"  # the only product type the paper venue lists
@@ -234,15 +235,7 @@ class Ctx:
 
     def number(self, name: str, *, required: bool = False) -> Decimal | None:
         value = self.need(name) if required else self.get(name)
-        if value is None:
-            return None
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise param_error(name) from None
-        if not number.is_finite():
-            raise param_error(name)
-        return number
+        return None if value is None else finite_decimal(name, value, param_error)
 
     def usdt_futures(self) -> bool:
         """productType is required; False for a real type the paper venue does not list

@@ -44,7 +44,6 @@ every trade; the account lists a market with a leverage setting and no position 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -53,7 +52,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
@@ -74,11 +72,11 @@ from bot.domain import (
 )
 from bot.venues.base import VenueError
 from bot.venues.paper.engine import PaperExchange
+from tests.fakes.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
 
 API = "/api/v1"
-HANG_SECONDS = 30.0  # an unanswered request is held this long at most (or until close)
 FIRST_NONCE = 1  # what nextNonce says for a key that has sent nothing yet
 USDC_DECIMALS = 6
 ORDER_INDEX_BASE = 2**48  # venue order indices start here; client order indices stay below
@@ -375,28 +373,23 @@ def tx_int(tx: Mapping[str, Any], name: str) -> int:
 Route = Callable[[_Call], Awaitable[Any]]
 
 
-class FakeLighterServer:
+class FakeLighterServer(LoopbackServer[Recorded]):
     """Lighter's REST endpoints over one paper exchange; see the module docstring."""
 
     def __init__(self, exchange: PaperExchange, accounts: Mapping[int, str],
                  markets: Sequence[LighterMarket] = MARKETS, *,
                  host: str = "127.0.0.1") -> None:
         """`accounts` maps a Lighter account index to the paper account it trades."""
-        self.exchange = exchange
+        super().__init__(exchange, host)
         self.accounts = dict(accounts)
         self.markets = {m.market_id: m for m in markets}
-        self.host, self.port = host, 0
-        self.requests: list[Recorded] = []
         self.sent: list[dict[str, Any]] = []  # every decoded tx_info, with "tx_type"
-        self.errors: list[BaseException] = []  # exceptions a route did not expect
         self.notes: dict[str, OrderNote] = {}  # engine venue id -> what Lighter keeps
         self.rejection_consumes_nonce = False
         self._nonces: dict[tuple[int, int], int] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._holds: list[bool] = []  # land flags of the next sendTx calls to hold
         self._height = 0  # block height: one block per applied transaction
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
         self._routes: dict[tuple[str, str], Route] = {
             ("GET", f"{API}/nextNonce"): self._next_nonce,
             ("POST", f"{API}/sendTx"): self._send_tx,
@@ -414,10 +407,6 @@ class FakeLighterServer:
             TX_UPDATE_LEVERAGE: self._update_leverage,
             TX_UPDATE_MARGIN: self._update_margin,
         }
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     # -- test controls --------------------------------------------------------------------
 
@@ -445,29 +434,6 @@ class FakeLighterServer:
         path = path if path.startswith("/") else f"{API}/{path}"
         return [r for r in self.requests if r.path == path]
 
-    # -- lifecycle ------------------------------------------------------------------------
-
-    async def __aenter__(self) -> FakeLighterServer:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._closing.set()  # releases the requests held unanswered
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _hang(self) -> None:
-        """Never answer (until the server closes): what the client sees as a timeout."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), HANG_SECONDS)
-
     # -- one request ----------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -477,8 +443,7 @@ class FakeLighterServer:
         record = Recorded(request.method, request.path, query, form, None,
                           dict(request.headers))
         self.requests.append(record)
-        if self.exchange.faults.latency_seconds:
-            await asyncio.sleep(self.exchange.faults.latency_seconds)  # the latency fault
+        await self._latency()
         failure = self._take_failure(request.path)
         if failure is not None:
             return _reply({"code": failure.code, "message": failure.message}, failure.status)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from bot.domain import Side
 from bot.venues.base import VenueError
 from bot.venues.okx.codes import okx_error, okx_message
 from bot.venues.paper.engine import PaperExchange
+from tests.fakes.params import finite_decimal
 
 # HTTP statuses OKX documents for these codes; every other answer is HTTP 200.
 HTTP_STATUS = {"50001": 503, "50004": 400, "50011": 429, "50013": 429, "50014": 400,
@@ -101,15 +102,7 @@ class Ctx:
     def number(self, name: str, *, required: bool = False,
                source: Mapping[str, Any] | None = None) -> Decimal | None:
         value = self.get(name, required=required, source=source)
-        if value is None:
-            return None
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise param_error(name) from None
-        if not number.is_finite():
-            raise param_error(name)
-        return number
+        return None if value is None else finite_decimal(name, value, param_error)
 
     def side(self, name: str = "posSide", source: Mapping[str, Any] | None = None) -> Side:
         value = self.need(name, source)
