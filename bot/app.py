@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import signal
 import sys
@@ -40,6 +41,7 @@ from handlers.local_transport import local_application_builder
 from handlers.telegram_limits import FittingBot
 from jobs.loops import schedule_loops
 from jobs.scheduler import Jobs
+from web.server import StatusPage
 
 log = logging.getLogger(__name__)
 # A Conflict from getUpdates this soon after polling began means another bot polled first.
@@ -122,6 +124,7 @@ class BotApp:
             self.events.subscribe(Alerter(services, self.application.bot).deliver)
             commands.register(self.application)
             self._schedule()
+            self.status_page = self._status_page()
         except BaseException:
             self.lock.release()
             raise
@@ -172,6 +175,28 @@ class BotApp:
                          rate_limiter=AIORateLimiter(max_retries=5), **urls)
         return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 
+    def _status_page(self) -> StatusPage | None:
+        """The read-only page and JSON API, when `status_page.enabled`; served by `_serve`."""
+        page = self.config.status_page
+        if not page.enabled:
+            return None
+        return StatusPage(self.ops.overview, token=(
+            page.token.get_secret_value() if page.token is not None else None),
+            scrub=self.scrub, serving=self.ready.is_set)
+
+    async def _serve_status_page(self) -> None:
+        if self.status_page is None:
+            return
+        page = self.config.status_page
+        try:
+            await self.status_page.start(page.host, page.port)
+        except OSError as exc:  # the port is taken, the address is not this machine's
+            # asyncio's text repeats the address; the errno's own words say it shorter.
+            reason = (os.strerror(exc.errno) if isinstance(exc.errno, int) and exc.errno > 0
+                      else exc.strerror or str(exc))
+            raise StartupError(f"status page: cannot listen on {page.host}:{page.port} "
+                               f"(status_page.host/port): {reason}") from None
+
     def _schedule(self) -> None:
         if self.paper is not None:
             paper = self.paper
@@ -214,6 +239,7 @@ class BotApp:
                 await app.bot.set_my_commands(commands.bot_commands(self.config.language))
                 self.ops.recovery.take_stock()  # before any new command journals a step
                 await app.start()
+                await self._serve_status_page()
                 if console is not None:
                     console.attach()
                 await self.ops.status.started()
@@ -239,6 +265,8 @@ class BotApp:
                     await _first_set(stop if stop is not None else _on_signals(),
                                      self._refused)
             finally:
+                if self.status_page is not None:  # first: /healthz must not say ok meanwhile
+                    await self.status_page.stop()
                 if announced:
                     try:
                         await self.ops.status.stopped()

@@ -5,6 +5,7 @@ Every default of the product lives here and in bot/config_rules.py, nowhere else
 A bad file stops the bot with one line naming the key (see bot/config_errors.py).
 """
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -265,10 +266,42 @@ class PaperConfig(_Section):
     maker_fee_pct: Annotated[Decimal, Field(ge=0, lt=100)] = Decimal("0.02")
 
 
+# A token shorter than this could be guessed by a script hammering the page.
+MIN_STATUS_TOKEN_LENGTH = 16
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach a server bound to `host` (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip()).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
 class StatusPageConfig(_Section):
     enabled: bool = False
-    host: str = "127.0.0.1"
-    port: Annotated[NoBoolInt, Field(ge=1, le=65535)] = 8080
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    port: Annotated[NoBoolInt, Field(ge=0, le=65535)] = 8080  # 0: any free port
+    token: Secret = None
+
+    @field_validator("token")
+    @classmethod
+    def _token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value().strip()) < MIN_STATUS_TOKEN_LENGTH:
+            raise problem(f"too short: use at least {MIN_STATUS_TOKEN_LENGTH} random characters"
+                          " (e.g. `openssl rand -hex 16`)")
+        return token
+
+    @model_validator(mode="after")
+    def _token_off_this_machine(self) -> "StatusPageConfig":
+        # Without a token the page has no login: only this machine may reach it.
+        if self.enabled and self.token is None and not is_loopback(self.host):
+            raise field_problem(
+                "token", f"required when host is not local ({self.host!r} can be reached from"
+                " other machines); set status_page.token or bind to 127.0.0.1")
+        return self
 
 
 class GridConfig(_Section):

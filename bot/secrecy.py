@@ -22,9 +22,10 @@ _TRACEBACKS = logging.Formatter()
 
 def config_secrets(config: Config) -> list[str]:
     """Every secret of the config: the bot token, each account's key, secret and
-    passphrase, and the database password."""
-    values = [config.telegram.token, *(getattr(account, key) for account in config.accounts
-                                       for key in ("api_key", "api_secret", "passphrase"))]
+    passphrase, the status page's token and the database password."""
+    values = [config.telegram.token, config.status_page.token,
+              *(getattr(account, key) for account in config.accounts
+                for key in ("api_key", "api_secret", "passphrase"))]
     found = [value.get_secret_value() for value in values if value is not None]
     password = re.search(r"://[^:/@]*:([^@]*)@", config.database.url)
     if password:

@@ -54,6 +54,25 @@ def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str 
     })
 
 
+def quiet(config: Config) -> Config:
+    """The rule loops' runs an hour apart: after their first run (`first_runs_done`), no
+    alert of theirs lands among the answers a test reads (on a slow machine it would)."""
+    config.rules.take_profit.interval_seconds = 3600
+    config.rules.maintenance.watcher.interval_seconds = 3600
+    config.rules.correction.interval_seconds = 3600
+    config.rules.grid.interval_seconds = 3600
+    return config
+
+
+async def first_runs_done(app: BotApp, timeout: float = 10.0) -> None:
+    """Every job ran once (each first runs a moment after the start), alerts sent."""
+    for _ in range(int(timeout / 0.02)):
+        if all(status.runs for status in app.jobs.statuses()):
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError([s.name for s in app.jobs.statuses() if not s.runs])
+
+
 def _new_bot(config: Config, user_id: int | None,
              clock: Callable[[], datetime] | None) -> tuple[BotApp, LocalChat | None]:
     chat = None if user_id is None else LocalChat(user_id=user_id)

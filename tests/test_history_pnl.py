@@ -10,7 +10,7 @@ from collections import defaultdict
 import pytest
 
 from handlers.messages import fmt_fee, fmt_signed_usdt
-from tests.botkit import FAST_FOLLOW, PAPER_STILL, make_config, running
+from tests.botkit import FAST_FOLLOW, PAPER_STILL, first_runs_done, make_config, quiet, running
 
 
 @pytest.fixture
@@ -19,9 +19,9 @@ async def session(tmp_path):
     10 APT of sub1 by command."""
     config = make_config(tmp_path, rules={"take_profit": True},
                          paper=PAPER_STILL, close=FAST_FOLLOW)
+    quiet(config)
     async with running(config) as (app, chat):
-        await app.jobs.run_now("take_profit:main")
-        await app.jobs.run_now("take_profit:sub1")
+        await first_runs_done(app)  # the take-profit runs: tiers fire once
         await chat.ask("/close APT 10 sub1")
         await chat.press("Confirm")
         await chat.settle()

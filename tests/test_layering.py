@@ -2,8 +2,9 @@
 
 import-linter checks the imports against the contracts in pyproject.toml
 ([tool.importlinter]); an AST scan checks what imports cannot show: that a front
-(handlers/, jobs/) neither writes the journal (actions, steps, events, orders, fills,
-rule state) through the Store nor reaches a venue or the executor itself.
+(handlers/, jobs/, web/) neither writes the journal (actions, steps, events, orders, fills,
+rule state) through the Store nor reaches a venue or the executor itself. The contracts
+name all three fronts.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("bot", "db", "handlers", "jobs")
-FRONTS = ("handlers", "jobs")
+PACKAGES = ("bot", "db", "handlers", "jobs", "web")
+FRONTS = ("handlers", "jobs", "web")
 
 # lint-imports, run by the interpreter that runs the tests (it is import-linter 2.16's
 # console script; the package has no `python -m` entry).
@@ -101,9 +102,21 @@ def _first_module(package_dir: Path) -> Path:
         pytest.param(
             "handlers",
             "bot.venues.paper",
-            "Fronts go through bot.ops: handlers and jobs import no venue and no execution"
-            " machinery",
+            "Fronts go through bot.ops: handlers, jobs and web import no venue and no"
+            " execution machinery",
             id="handler-imports-a-venue",
+        ),
+        pytest.param(
+            "web",
+            "handlers.messages",
+            "Fronts are independent: handlers, jobs and web meet only in bot.ops",
+            id="web-imports-a-handler",
+        ),
+        pytest.param(
+            "bot/ops",
+            "web.server",
+            "bot.ops knows no front: no Telegram, no scheduler, no handlers, jobs or bot.app",
+            id="op-imports-the-web-front",
         ),
         pytest.param(
             "bot/ops",

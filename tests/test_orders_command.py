@@ -8,7 +8,15 @@ import asyncio
 from decimal import Decimal as D
 
 from bot.domain import OrderState
-from tests.botkit import FAST_FOLLOW, PAPER_STILL, USER, make_config, running
+from tests.botkit import (
+    FAST_FOLLOW,
+    PAPER_STILL,
+    USER,
+    first_runs_done,
+    make_config,
+    quiet,
+    running,
+)
 
 APT = "APT-USDT-SWAP"
 OTHER = 1002
@@ -29,7 +37,9 @@ async def shown(chat, starts, mark=0, timeout=5.0):
 async def test_a_resting_batch_is_listed_and_cancelled_and_its_close_reports_it(tmp_path):
     config = make_config(tmp_path, users=(USER, OTHER), paper=PAPER_STILL,
                          close={**FAST_FOLLOW, "gtt_seconds": 60, "batches": 1})
+    quiet(config)
     async with running(config) as (app, chat):
+        await first_runs_done(app)  # the watcher's alert is out of the way
         # a thin book: the close goes out as a limit batch, and it rests unfilled
         app.paper.exchange.market.set_book(APT, bids=[(D("5.200"), D("1")),
                                                       (D("4.000"), D("1000"))], asks=[])

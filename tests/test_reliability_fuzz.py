@@ -617,7 +617,8 @@ presses = st.builds(
 KIND_PREFIXES = {"close_side": [SIDE, CANCEL], "maintain_side": [SIDE, CANCEL],
                  "watcher": [WATCH], "close": [CONFIRM, CANCEL], "maintain": [CONFIRM, CANCEL],
                  "tp_reset": [CONFIRM, CANCEL], "maintain_retry": [CONFIRM],
-                 "correct": [CONFIRM, CANCEL]}
+                 "correct": [CONFIRM, CANCEL], "order_pick": [CONFIRM],
+                 "order_cancel": [CONFIRM, CANCEL]}
 PREFIX_CHOICES = {SIDE: ["long", "short"], WATCH: ["maintain", "supermaintain", "skip"]}
 
 
@@ -704,4 +705,6 @@ async def test_the_oracle_sees_an_escape_and_an_order(tmp_path, monkeypatch):
         with pytest.raises(Escape, match="1 orders reached the exchange"):
             await h.check("the owner confirms", mark, calls, answered=True, press=True)
     assert (counts["escapes"], counts["orders"]) == (2, 1)
-    assert buttons.ON_CONFIRM.keys() - {"tp_reset"} == ORDERING_KINDS
+    # the others reset a ladder, ask about a resting order, or cancel one: none orders
+    assert buttons.ON_CONFIRM.keys() - {"tp_reset", "order_pick", "order_cancel"} == \
+        ORDERING_KINDS
