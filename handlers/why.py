@@ -18,7 +18,9 @@ from handlers.common import Services, reply, reply_long, services
 from handlers.messages import fmt_plain
 
 USAGE = "usage_why"
-LINE_LIMIT = 240  # a venue's error text can be long: the timeline stays one message
+# A venue's error text can be long: 15 lines of at most 200 characters and an answer of at
+# most 700 keep the timeline within one Telegram message (4,096).
+LINE_LIMIT, ANSWER_LIMIT = 200, 700
 NUMBERS = {"size", "price", "held", "ratio", "rounded", "lot", "minimum", "tick", "filled",
            "ledger", "venue", "closed", "fee", "pnl"}
 _RULE_WORDS = {"tp": "rule_take_profit", "hedge": "rule_hedge",
@@ -87,7 +89,7 @@ def timeline_text(s: Services, t: Timeline) -> str:
         lines.append(s.text("why_nothing_decided", coin=t.coin))
     else:
         answer = _said(s, "answer", t.answer) or s.text("answer_last", line=line(s, t.answer))
-        lines.append(s.text("why_answer", time=_when(t.answer), answer=answer))
+        lines.append(s.text("why_answer", time=_when(t.answer), answer=answer[:ANSWER_LIMIT]))
     return "\n".join(lines)
 
 
