@@ -198,6 +198,17 @@ class OrderBook:
 
 
 @dataclass(frozen=True, slots=True)
+class Candle:
+    """One bar of an instrument's price: `time` is when the bar opens (UTC)."""
+
+    time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class MarginChange:
     """The venue's answer to a margin add/reduce, read back afterwards."""
 

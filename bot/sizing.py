@@ -109,6 +109,18 @@ def profit_rate(pnl: Decimal, margin: Decimal) -> Decimal:
     return pnl / margin * HUNDRED
 
 
+def price_at_profit_rate(side: Side, contracts: Decimal, entry: Decimal, margin: Decimal,
+                         rate: Decimal, inst: Instrument) -> Decimal:
+    """The mark at which a position's profit rate (`profit_rate` of its `unrealized_pnl`
+    over its margin) is `rate` percent: where a take-profit tier of `rate` fires. Closing
+    part of a position releases the same share of its margin, so the price stays put as
+    tiers fire. May be zero or below for a short: a rate it can never reach."""
+    _require_positive("contracts", contracts)
+    _require_positive("margin", margin)
+    move = rate / HUNDRED * margin / (contracts * inst.contract_value)
+    return entry + move if side is Side.LONG else entry - move
+
+
 # -- the sizes rules ask for ------------------------------------------------------------
 
 

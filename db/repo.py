@@ -285,6 +285,15 @@ class Store(ControlStore):
         with self._db.session() as s:
             return [FillRecord.of(r) for r in s.scalars(query)]
 
+    def fills_on(self, account: str, symbol: str, since: datetime) -> list[FillRecord]:
+        """One account's fills on one instrument from `since` on, oldest first: the
+        trades `/chart` marks."""
+        query = (select(FillRow).where(FillRow.account == account, FillRow.symbol == symbol,
+                                       FillRow.time >= since)
+                 .order_by(FillRow.time, FillRow.id))
+        with self._db.session() as s:
+            return [FillRecord.of(r) for r in s.scalars(query)]
+
 
 def _check_fields(fields: Mapping[str, Any], allowed: frozenset[str]) -> None:
     unknown = set(fields) - allowed

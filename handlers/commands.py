@@ -15,6 +15,7 @@ from telegram.ext import (
 from handlers import (
     basic,
     buttons,
+    chart,
     close,
     correct,
     gate,
@@ -44,6 +45,7 @@ COMMANDS = {
     "correct": correct.correct_command,
     "grid": grid.grid_command,
     "why": why.why_command,
+    "chart": chart.chart_command,
     "history": history.history_command,
     "pnl": history.pnl_command,
     "orders": orders.orders_command,

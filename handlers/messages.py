@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import Instrument
+from handlers.messages_chart import CHART_TEXTS
 from handlers.messages_views import VIEW_TEXTS
 from handlers.messages_why import WHY_TEXTS
 
@@ -448,7 +449,7 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 for _lang in LANGUAGES:
-    TEXTS[_lang] |= WHY_TEXTS[_lang] | VIEW_TEXTS[_lang]
+    TEXTS[_lang] |= WHY_TEXTS[_lang] | VIEW_TEXTS[_lang] | CHART_TEXTS[_lang]
 
 # Command descriptions for /help and setMyCommands, in the order shown.
 COMMANDS: dict[str, dict[str, str]] = {
@@ -462,6 +463,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "correct": "纠错预览并立即执行 [账户]",
         "grid": "网格：档位、挂单、持仓、盈亏 [网格名]",
         "why": "为什么动了/没动：币种的事件时间线 [网格档位]",
+        "chart": "价格图：K线、均价、止盈档位、成交 币种 [账户]",
         "history": "最近的操作、订单号和盈亏 [条数] [账户] [币种]",
         "pnl": "已实现盈亏、手续费、净额 [today|7d|30d|all]",
         "orders": "机器人的挂单，可撤单 [账户]",
@@ -478,6 +480,7 @@ COMMANDS: dict[str, dict[str, str]] = {
         "correct": "Correction preview, and run it now [account]",
         "grid": "Grids: levels, resting orders, holdings, PnL [name]",
         "why": "Why it did or didn't act: an instrument's timeline SYMBOL [grid level]",
+        "chart": "Price chart: candles, entries, take-profit triggers, fills SYMBOL [account]",
         "history": "Recent actions with order ids and PnL [count] [account] [SYMBOL]",
         "pnl": "Realised PnL, fees and net [today|7d|30d|all]",
         "orders": "The bot's resting orders, each with [Cancel] [account]",

@@ -7,7 +7,7 @@ each wire says is asserted per exchange. Bitget's own particulars come last."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
@@ -31,6 +31,7 @@ from bot.venues.ccxt.venue import CcxtVenue
 from bot.venues.retry import RetryPolicy
 from tests.fakes import bitget_accounts, okx_accounts
 from tests.fakes.bitget_server import FakeBitgetServer
+from tests.fakes.candle_marks import T0, marked_exchange
 from tests.fakes.okx_accounts import RecordingSleep, seeded_exchange
 from tests.fakes.okx_server import FakeOkxServer
 
@@ -328,6 +329,31 @@ async def test_fills_carry_our_fee_sign_and_the_realized_pnl(exchange, venue):
             for f in fills] == [
         (OrderSide.SELL, f.size, f.price, f.fee, f.realized_pnl, Side.LONG) for f in engine]
     assert all(f.fee > 0 for f in fills)
+
+
+async def test_candles_are_oldest_first_exact_and_their_bar_named_as_the_venue_does(
+        exchange_id, wire):
+    async with wire.serve(marked_exchange(), demo=False) as server:
+        venue = ccxt_venue(server, exchange_id)
+        try:
+            bars = await venue.candles(APT, "5m", 3)
+            hour = await venue.candles(APT, "1h", 1)
+        finally:
+            await venue.close()
+    assert server.errors == []
+    assert [(c.time, c.open, c.high, c.low, c.close) for c in bars] == [
+        (T0, D("5.2"), D("5.3"), D("5.1"), D("5.25")),
+        (T0 + timedelta(minutes=5), D("5.4"), D("5.45"), D("5.35"), D("5.35")),
+        (T0 + timedelta(minutes=10), D("5.35"), D("5.35"), D("5.35"), D("5.35"))]
+    assert [(c.time, c.open, c.high, c.low, c.close) for c in hour] == [
+        (T0, D("5.2"), D("5.45"), D("5.1"), D("5.35"))]
+    path, asked = {"okx": ("/api/v5/market/candles", {"instId": "APT-USDT-SWAP"}),
+                   "bitget": (f"{BG}/market/candles", {"symbol": "APTUSDT",
+                                                        "productType": "USDT-FUTURES"})
+                   }[exchange_id]
+    bar_key = {"okx": "bar", "bitget": "granularity"}[exchange_id]
+    assert [r.query for r in server.requests_to(path)] == [
+        {**asked, bar_key: "5m", "limit": "3"}, {**asked, bar_key: "1H", "limit": "1"}]
 
 
 # -- Bitget ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ transactions the server decoded."""
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -19,6 +19,7 @@ from bot.venues.base import OrderUnknown
 from bot.venues.lighter.venue import LighterVenue
 from bot.venues.lighter.wire import client_order_index
 from db import Database, Store
+from tests.fakes.candle_marks import NOW, T0, StepClock, play
 from tests.fakes.lighter_server import MARKETS, FakeLighterServer, lighter_exchange
 
 ACCOUNT = 7
@@ -37,11 +38,12 @@ def journal(tmp_path):
 
 
 @contextlib.asynccontextmanager
-async def lighter(**options):
-    """A Lighter account (index 7) holding 0.002 BTC long at 95,000, through the server."""
+async def lighter(exchange=None, **options):
+    """A Lighter account (index 7) holding 0.002 BTC long at 95,000, through the server,
+    on `exchange` or a new one."""
     from lighter.signer_client import create_api_key
 
-    exchange = lighter_exchange({"BTC": D("95000"), "ETH": D("3000")})
+    exchange = exchange or lighter_exchange({"BTC": D("95000"), "ETH": D("3000")})
     exchange.market.freeze()
     exchange.add_account("lt", D("1000"))
     exchange.seed_position("lt", "BTC", Side.LONG, D("0.002"), D("94000"), D("10"))
@@ -194,3 +196,26 @@ async def test_a_just_sent_order_not_visible_yet_is_waited_for_by_the_adapter():
         assert len(misses) == 3 and found.state is OrderState.FILLED
         with pytest.raises(OrderUnknown):  # never sent by this adapter: no grace
             await venue.order_by_client_id("BTC", "b1a2b3ca9s2")
+
+
+async def test_candles_are_asked_for_the_window_that_holds_them_and_read_exactly():
+    clock = StepClock()
+    exchange = lighter_exchange({"BTC": D("95000"), "ETH": D("3000")}, clock=clock)
+    play(exchange, clock, "BTC", ((1, "95100.5"), (3, "94900"), (4.5, "95050.2"),
+                                  (6, "95200"), (8, "95300.7"), (9, "95150")))
+    async with lighter(exchange, clock=NOW.timestamp) as (venue, server, _):
+        bars = await venue.candles("BTC", "5m", 3)
+        hour = await venue.candles("BTC", "1h", 1)
+
+    assert [(c.time, c.open, c.high, c.low, c.close) for c in bars] == [
+        (T0, D("95000"), D("95100.5"), D("94900"), D("95050.2")),
+        (T0 + timedelta(minutes=5), D("95200"), D("95300.7"), D("95150"), D("95150")),
+        (T0 + timedelta(minutes=10), D("95150"), D("95150"), D("95150"), D("95150"))]
+    assert [(c.time, c.open, c.high, c.low, c.close) for c in hour] == [
+        (T0, D("95000"), D("95300.7"), D("94900"), D("95150"))]
+    now_ms = int(NOW.timestamp()) * 1000
+    assert [r.query for r in server.requests_to("candles")] == [
+        {"market_id": "1", "resolution": "5m", "start_timestamp": str(now_ms - 3 * 300_000),
+         "end_timestamp": str(now_ms), "count_back": "3"},
+        {"market_id": "1", "resolution": "1h", "start_timestamp": str(now_ms - 3_600_000),
+         "end_timestamp": str(now_ms), "count_back": "1"}]

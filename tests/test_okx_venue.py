@@ -4,7 +4,7 @@ shapes, response parsing and error codes are all exercised; nothing leaves 127.0
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -23,6 +23,7 @@ from bot.venues.base import (
 )
 from bot.venues.okx.venue import OkxVenue
 from bot.venues.retry import RetryPolicy
+from tests.fakes.candle_marks import T0, marked_exchange
 from tests.fakes.okx_accounts import (
     APT,
     CREDENTIALS,
@@ -252,3 +253,22 @@ async def test_fills_carry_our_fee_sign_and_the_realized_pnl(exchange, venue):
         (f.size, f.price, f.fee, f.realized_pnl) for f in engine]
     assert all(f.fee > 0 for f in fills)
 
+
+
+async def test_candles_are_oldest_first_exact_and_their_bar_named_as_okx_does():
+    async with FakeOkxServer(marked_exchange(), KEYS) as server:
+        venue = okx_venue(server)
+        try:
+            bars = await venue.candles(APT, "5m", 3)
+            hour = await venue.candles(APT, "1h", 1)
+        finally:
+            await venue.close()
+    assert [(c.time, c.open, c.high, c.low, c.close) for c in bars] == [
+        (T0, D("5.2"), D("5.3"), D("5.1"), D("5.25")),
+        (T0 + timedelta(minutes=5), D("5.4"), D("5.45"), D("5.35"), D("5.35")),
+        (T0 + timedelta(minutes=10), D("5.35"), D("5.35"), D("5.35"), D("5.35"))]
+    assert [(c.time, c.open, c.high, c.low, c.close) for c in hour] == [
+        (T0, D("5.2"), D("5.45"), D("5.1"), D("5.35"))]
+    asked = [r.query for r in server.requests_to("/api/v5/market/candles")]
+    assert asked == [{"instId": APT, "bar": "5m", "limit": "3"},
+                     {"instId": APT, "bar": "1H", "limit": "1"}]

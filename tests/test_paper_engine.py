@@ -25,11 +25,13 @@ from bot.venues.base import (
     OrderUnknown,
     PositionNotFound,
     RequestTimeout,
+    VenueError,
     VenueUnavailable,
 )
 from bot.venues.paper import PaperStore, PaperVenue, open_paper_exchange
 from bot.venues.paper.demo import new_exchange
 from bot.venues.paper.store import dump
+from tests.fakes.candle_marks import APT_MOVES, NOW, T0, StepClock, play
 
 APT = "APT-USDT-SWAP"
 BTC = "BTC-USDT-SWAP"
@@ -324,3 +326,68 @@ async def test_fault_latency(ex):
     start = loop.time()
     await venue.balance()
     assert loop.time() - start >= 0.05
+
+
+# -- candles ------------------------------------------------------------------------------
+
+
+def test_marks_become_candles_per_bar_oldest_first_and_a_still_bar_repeats_the_close():
+    clock = StepClock()
+    ex = new_exchange(clock=clock)
+    play(ex, clock, APT, APT_MOVES)
+    assert [_ohlc(c) for c in ex.candles(APT, "5m", 3)] == [
+        (T0, D("5.2"), D("5.3"), D("5.1"), D("5.25")),
+        (T0 + timedelta(minutes=5), D("5.4"), D("5.45"), D("5.35"), D("5.35")),
+        (T0 + timedelta(minutes=10), D("5.35"), D("5.35"), D("5.35"), D("5.35"))]
+    assert [_ohlc(c) for c in ex.candles(APT, "1h", 1)] == [
+        (T0, D("5.2"), D("5.45"), D("5.1"), D("5.35"))]
+    assert [_ohlc(c) for c in ex.candles(APT, "15m", 1)] == [
+        (T0, D("5.2"), D("5.45"), D("5.1"), D("5.35"))]
+    assert [_ohlc(c) for c in ex.candles(APT, "1m", 2)] == [
+        (T0 + timedelta(minutes=11), D("5.35"), D("5.35"), D("5.35"), D("5.35")),
+        (NOW, D("5.35"), D("5.35"), D("5.35"), D("5.35"))]
+    with pytest.raises(ValueError):
+        ex.candles(APT, "4h", 3)
+    with pytest.raises(VenueError) as err:
+        ex.candles("NOPE-USDT-SWAP", "5m", 3)
+    assert err.value.code == "51001"
+
+
+def test_before_its_start_the_history_is_made_up_the_same_way_every_time():
+    def chart():
+        clock = StepClock()
+        ex = new_exchange(clock=clock)  # the seeded walk, run backwards from 5.2 at T0
+        play(ex, clock, APT, APT_MOVES)
+        return ex.candles(APT, "5m", 96)
+
+    first, again = chart(), chart()
+    assert first == again and len(first) == 96
+    assert [c.time for c in first] == [T0 + timedelta(minutes=10 - 5 * n)
+                                       for n in range(95, -1, -1)]
+    made_up = first[:-3]
+    assert all(c.low <= min(c.open, c.close) <= max(c.open, c.close) <= c.high for c in made_up)
+    assert len({c.close for c in made_up}) > 10  # a walk, not a flat line
+    assert first[-3].open == D("5.2")  # the real history starts at the starting mark
+
+
+def test_the_history_stays_bounded_however_long_it_runs(ex, clock):
+    for minute in range(2000):
+        clock.now = T0 + timedelta(minutes=minute)
+        ex.set_mark(APT, D("5.2") + D("0.001") * (minute % 7))
+    bars = ex.candles(APT, "1m", 10_000)
+    assert len(bars) == 300  # MAX_BARS, of every bar length
+    assert bars[-1].time == T0 + timedelta(minutes=1999)
+    # what is kept, not only what is shown (a peek inside: memory is the point here)
+    assert all(len(kept) <= 300 for kept in ex.market.history._bars.values())
+
+
+async def test_the_paper_venue_gives_its_exchange_candles(ex, clock):
+    play(ex, clock, APT, APT_MOVES)
+    venue = PaperVenue(ex, "main")
+    assert await venue.candles(APT, "5m", 2) == ex.candles(APT, "5m", 2)
+    assert (await venue.candles(APT))[-1].close == D("5.35")  # 96 bars of 5m by default
+    assert len(await venue.candles(APT)) == 96
+
+
+def _ohlc(candle):
+    return (candle.time, candle.open, candle.high, candle.low, candle.close)

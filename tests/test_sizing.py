@@ -19,6 +19,7 @@ from bot.sizing import (
     margin_for,
     notional,
     open_size_for_margin,
+    price_at_profit_rate,
     profit_rate,
     round_price,
     unrealized_pnl,
@@ -141,6 +142,31 @@ def test_bad_inputs_are_refused():
         keep_size_for_margin(D("1"), D("5"), D("NaN"), APT)
     assert close_size(D("10"), D("NaN"), APT) == 0
     assert close_size(D("10"), D("-1"), APT) == 0
+
+
+@pytest.mark.parametrize(("side", "contracts", "entry", "margin", "rate", "inst", "price"), [
+    # sub1's APT long 60 @ 5 with 31 USDT margin: +25% is 7.75 USDT, 0.129166... an APT
+    (Side.LONG, D(60), D(5), D(31), D(25), APT, D(5) + D("7.75") / D(60)),
+    (Side.LONG, D(50), D(5), D(25), D(50), APT, D("5.25")),
+    (Side.SHORT, D(40), D("5.15"), D(20), D(35), APT, D("4.975")),
+    # 0.5 BTC-contracts (0.005 BTC) at 95,000, 10x (47.5 USDT): +100% is 95,000 x 10 %
+    (Side.LONG, D("0.5"), D(95000), D("47.5"), D(100), BTC, D(104500)),
+    (Side.SHORT, D("0.5"), D(95000), D("47.5"), D(100), BTC, D(85500)),
+    (Side.SHORT, D(40), D("5.15"), D(20), D(1100), APT, D("-0.35")),  # never reached
+])
+def test_the_price_of_a_profit_rate_is_where_the_rate_is_reached(side, contracts, entry,
+                                                                 margin, rate, inst, price):
+    assert price_at_profit_rate(side, contracts, entry, margin, rate, inst) == price
+    if price > 0:  # the rate the rules read there is the one asked for
+        pnl = unrealized_pnl(side, contracts, entry, price, inst)
+        assert profit_rate(pnl, margin).quantize(D("1E-20")) == rate.quantize(D("1E-20"))
+
+
+def test_a_profit_rate_needs_a_size_and_a_margin():
+    with pytest.raises(SizingError):
+        price_at_profit_rate(Side.LONG, D(0), D(5), D(31), D(25), APT)
+    with pytest.raises(SizingError):
+        price_at_profit_rate(Side.LONG, D(60), D(5), D(0), D(25), APT)
 
 
 # -- properties ---------------------------------------------------------------------------

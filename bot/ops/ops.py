@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.ops.chart import Charts
 from bot.ops.close import Closing
 from bot.ops.context import Context
 from bot.ops.control import Control
@@ -35,6 +36,7 @@ class Ops:
         self.grid = Grids(ctx)
         self.why = Timelines(ctx)
         self.orders = Orders(ctx)
+        self.chart = Charts(ctx)
         self.history = History(ctx)
         self.position_log = PositionLog(ctx)
         self.status = Status(ctx, jobs)

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.domain import (
     Balance,
+    Candle,
     Fill,
     Instrument,
     MarginChange,
@@ -22,6 +23,17 @@ from bot.domain import (
     Position,
     Side,
 )
+
+# The bars `Venue.candles` draws, in seconds; each adapter names them as its venue does.
+BAR_SECONDS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}
+
+
+def bar_seconds(bar: str) -> int:
+    """The length of a bar; a name outside BAR_SECONDS is a caller's mistake."""
+    try:
+        return BAR_SECONDS[bar]
+    except KeyError:
+        raise ValueError(f"bar {bar!r} is not one of {', '.join(BAR_SECONDS)}") from None
 
 
 class VenueError(Exception):
@@ -146,6 +158,11 @@ class Venue(Protocol):
     async def order_book(self, symbol: str, depth: int = 5) -> OrderBook: ...
 
     async def mark_price(self, symbol: str) -> Decimal: ...
+
+    async def candles(self, symbol: str, bar: str = "5m", limit: int = 96) -> Sequence[Candle]:
+        """The last `limit` bars of `bar` (a BAR_SECONDS name), oldest first; the newest
+        may still be forming."""
+        ...
 
     async def place_order(self, request: OrderRequest) -> Order:
         """Send an order. Re-sending a client id that the venue already has returns that

@@ -30,6 +30,8 @@ Handler = Callable[[Ctx], Awaitable[Any]]
 Routes = dict[tuple[str, str], tuple[Handler, bool]]  # (method, path) -> (handler, private)
 DEPTH_GEARS = {"1": 1, "5": 5, "15": 15, "50": 50, "max": 150}  # merge-depth's `limit`
 DEFAULT_DEPTH = 100
+CANDLE_BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "1H": "1h"}  # granularity -> the engine's
+DEFAULT_CANDLES = 100
 
 
 # -- public ---------------------------------------------------------------------------
@@ -73,6 +75,21 @@ async def merge_depth(ctx: Ctx) -> Any:
         raise param_error("limit")  # a fixed gear, says Bitget: 1/5/15/50/max
     levels = DEPTH_GEARS[limit] if limit is not None else DEFAULT_DEPTH
     return render.depth(ctx.exchange.order_book(inst.symbol, levels), inst)
+
+
+async def candles(ctx: Ctx) -> Any:
+    """The paper engine's candles as Bitget sends them: oldest first, `[ts, open, high,
+    low, close, base volume, quote volume]`. startTime/endTime are not served: ccxt sends
+    them only for a `since`, which nothing here asks for."""
+    inst = ctx.instrument()
+    bar = CANDLE_BARS.get(ctx.need("granularity"))
+    if bar is None:
+        raise param_error("granularity")
+    limit = ctx.number("limit")
+    if limit is not None and (limit != limit.to_integral_value() or not 0 < limit <= 1000):
+        raise param_error("limit")
+    return [[ms(c.time), num(c.open), num(c.high), num(c.low), num(c.close), "0", "0"]
+            for c in ctx.exchange.candles(inst.symbol, bar, int(limit or DEFAULT_CANDLES))]
 
 
 async def uta_settings(ctx: Ctx) -> Any:
@@ -186,6 +203,7 @@ ROUTES: Routes = {
     ("GET", "/api/v2/mix/market/tickers"): (tickers, False),
     ("GET", "/api/v2/mix/market/symbol-price"): (symbol_price, False),
     ("GET", "/api/v2/mix/market/merge-depth"): (merge_depth, False),
+    ("GET", "/api/v2/mix/market/candles"): (candles, False),
     ("GET", "/api/v3/account/settings"): (uta_settings, True),
     ("GET", "/api/v2/mix/account/accounts"): (accounts, True),
     ("GET", "/api/v2/mix/account/account"): (account, True),

@@ -150,6 +150,8 @@ ERROR_CODES = {
 }
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CANDLE_RESOLUTIONS = ("1m", "5m", "15m", "1h")  # of Lighter's, those the engine draws
+MAX_CANDLES = 500  # "at most 500 candles per call"
 _TIME_IN_FORCE = {TIF_IOC: "immediate-or-cancel", TIF_GTT: "good-till-time",
                   TIF_POST_ONLY: "post-only"}
 
@@ -395,6 +397,7 @@ class FakeLighterServer(LoopbackServer[Recorded]):
             ("POST", f"{API}/sendTx"): self._send_tx,
             ("GET", f"{API}/orderBookDetails"): self._order_book_details,
             ("GET", f"{API}/orderBookOrders"): self._order_book_orders,
+            ("GET", f"{API}/candles"): self._candles,
             ("GET", f"{API}/account"): self._account,
             ("GET", f"{API}/accountActiveOrders"): self._active_orders,
             ("GET", f"{API}/accountInactiveOrders"): self._inactive_orders,
@@ -693,6 +696,24 @@ class FakeLighterServer(LoopbackServer[Recorded]):
         bids = [level(lv.price, lv.size, BOOK_ORDER_BASE + 2**20 + n)
                 for n, lv in enumerate(book.bids)]
         return {"total_asks": len(asks), "asks": asks, "total_bids": len(bids), "bids": bids}
+
+    async def _candles(self, call: _Call) -> dict[str, Any]:
+        """The engine's candles whose open is within [start_timestamp, end_timestamp] (ms),
+        the newest `count_back` of them, oldest first; prices as JSON numbers, as Lighter
+        sends them (the SDK's model takes floats)."""
+        market = self._query_market(call)
+        resolution = call.text("resolution")
+        if market is None or resolution not in CANDLE_RESOLUTIONS:
+            raise bad_param("market_id" if market is None else "resolution")
+        start, end = call.integer("start_timestamp"), call.integer("end_timestamp")
+        count = call.integer("count_back")
+        if not 0 < count <= MAX_CANDLES:
+            raise bad_param("count_back")
+        inside = [c for c in self.exchange.candles(market.symbol, resolution, MAX_CANDLES)
+                  if start <= ms_of(c.time) <= end]
+        return {"r": resolution, "c": [
+            {"t": ms_of(c.time), "o": float(c.open), "h": float(c.high), "l": float(c.low),
+             "c": float(c.close), "v": 0, "V": 0, "i": 0} for c in inside[-count:]]}
 
     # -- account reads --------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ from tests.fakes.okx_wire import Answer, Ctx, ms, num, param_error
 Handler = Callable[[Ctx], Awaitable[list[Any] | Answer]]
 Routes = dict[tuple[str, str], tuple[Handler, bool]]  # (method, path) -> (handler, private)
 MAX_BOOK_DEPTH = 400
+CANDLE_BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "1H": "1h"}  # OKX's bar -> the engine's
+MAX_CANDLES = 300
 
 
 def _symbols(ctx: Ctx) -> list[str] | None:
@@ -74,6 +76,21 @@ async def books(ctx: Ctx) -> list[Any]:
     if depth is not None and (depth != depth.to_integral_value() or not 0 < depth <= 400):
         raise param_error("sz")
     return [render.book_row(ctx.exchange.order_book(symbol, int(depth or 1)))]
+
+
+async def candles(ctx: Ctx) -> list[Any]:
+    """The paper engine's candles as OKX sends them: newest first, `confirm` "0" on the
+    bar still forming. `after`/`before` paging is not served: nothing here asks for it."""
+    symbol = ctx.need("instId")
+    bar = CANDLE_BARS.get(ctx.get("bar") or "1m")
+    if bar is None:
+        raise param_error("bar")
+    limit = ctx.number("limit")
+    if limit is not None and (limit != limit.to_integral_value() or not 0 < limit <= MAX_CANDLES):
+        raise param_error("limit")
+    rows = ctx.exchange.candles(symbol, bar, int(limit or 100))
+    return [[ms(c.time), num(c.open), num(c.high), num(c.low), num(c.close), "0", "0", "0",
+             "0" if n == 0 else "1"] for n, c in enumerate(reversed(rows))]
 
 
 async def server_time(ctx: Ctx) -> list[Any]:
@@ -171,6 +188,7 @@ ROUTES: Routes = {
     ("GET", "/api/v5/market/ticker"): (ticker, False),
     ("GET", "/api/v5/market/tickers"): (tickers, False),
     ("GET", "/api/v5/market/books"): (books, False),
+    ("GET", "/api/v5/market/candles"): (candles, False),
     ("GET", "/api/v5/asset/currencies"): (currencies, True),
     ("GET", "/api/v5/account/config"): (config, True),
     ("GET", "/api/v5/account/balance"): (balance, True),

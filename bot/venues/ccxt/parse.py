@@ -21,6 +21,7 @@ from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 
 from bot.domain import (
     ZERO,
+    Candle,
     Fill,
     Instrument,
     Liquidity,
@@ -94,6 +95,14 @@ def num(value: Decimal) -> float:
 
 def when(ms: Any) -> datetime | None:
     return datetime.fromtimestamp(int(ms) / 1000, UTC) if ms else None
+
+
+def candle_from(row: list[Any]) -> Candle:
+    """ccxt's OHLCV row `[ms, open, high, low, close, volume]`."""
+    moment = when(row[0])
+    if moment is None:
+        raise base.VenueError("a candle without its time", venue="ccxt")
+    return Candle(moment, dec0(row[1]), dec0(row[2]), dec0(row[3]), dec0(row[4]))
 
 
 # -- errors ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import ccxt.async_support as ccxt
 from bot.domain import (
     Balance,
     BookLevel,
+    Candle,
     Fill,
     Instrument,
     MarginChange,
@@ -43,6 +44,7 @@ from bot.venues.base import (
     UnknownInstrument,
     VenueError,
     VenueUnavailable,
+    bar_seconds,
 )
 from bot.venues.ccxt import parse
 from bot.venues.instrument_cache import InstrumentCache
@@ -154,6 +156,15 @@ class CcxtVenue:
         if price is None:
             raise UnknownInstrument(f"no mark price for {symbol}", venue=self.venue)
         return price
+
+    async def candles(self, symbol: str, bar: str = "5m", limit: int = 96) -> Sequence[Candle]:
+        bar_seconds(bar)  # a bar no venue draws is refused before any request
+        await self.instrument(symbol)
+        # Our bar names are ccxt's unified timeframes, which it maps to the venue's; its
+        # rows come sorted oldest first, whatever order the venue sent.
+        rows = await self._read("candles", lambda: self.exchange.fetch_ohlcv(
+            symbol, bar, limit=limit))
+        return [parse.candle_from(row) for row in rows]
 
     # -- account ------------------------------------------------------------------------
 

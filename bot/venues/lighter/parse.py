@@ -18,6 +18,7 @@ from bot.domain import (
     ZERO,
     Balance,
     BookLevel,
+    Candle,
     Fill,
     Instrument,
     Liquidity,
@@ -163,3 +164,10 @@ def _time(value: Any) -> datetime | None:
         return None
     number = int(value)
     return datetime.fromtimestamp(number / 1000 if number > 10**11 else number, UTC)
+
+
+def candle_from(row: dict[str, Any]) -> Candle:
+    """A candle: `t` its open in ms; prices are JSON numbers, which the SDK reads as floats
+    and a float's shortest repr gives back exactly as sent."""
+    return Candle(datetime.fromtimestamp(int(row["t"]) / 1000, UTC), dec(row["o"]),
+                  dec(row["h"]), dec(row["l"]), dec(row["c"]))

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from bot.domain import (
     Balance,
+    Candle,
     Fill,
     Instrument,
     MarginChange,
@@ -47,6 +48,7 @@ from bot.venues.base import (
     UnknownInstrument,
     VenueError,
     VenueUnavailable,
+    bar_seconds,
 )
 from bot.venues.instrument_cache import InstrumentCache
 from bot.venues.lighter import codes, parse
@@ -63,6 +65,7 @@ AUTH_TOKEN_SECONDS = 600  # the SDK's default lifetime; renewed a minute before 
 INVALID_NONCE = "21104"
 ISOLATED = 1  # SignerClient.ISOLATED_MARGIN_MODE
 ADD, REMOVE = 1, 0  # SignerClient.ISOLATED_MARGIN_ADD_COLLATERAL / _REMOVE_COLLATERAL
+MAX_CANDLES = 500  # Lighter's most candles a call
 
 
 class LighterVenue:
@@ -71,7 +74,8 @@ class LighterVenue:
     def __init__(self, name: str, *, api_key: str, account_index: int, api_key_index: int,
                  base_url: str | None = None, timeout_seconds: float = 10,
                  retry: RetryPolicy | None = None, sleep: Sleep = asyncio.sleep,
-                 visible_within_seconds: float = 5) -> None:
+                 visible_within_seconds: float = 5,
+                 clock: Callable[[], float] = time.time) -> None:
         if not re.fullmatch(r"(0x)?[0-9a-fA-F]{80}", api_key):
             raise ValueError("api_key is not a Lighter API private key (80 hex digits, as "
                              "Lighter's create_api_key gives it)")
@@ -84,9 +88,11 @@ class LighterVenue:
         self._api_key = api_key
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
+        self._clock = clock  # epoch seconds: where a window of candles ends
         self._signer: Any = None  # built on first use: the SDK needs a running loop
         self._order_api: Any = None
         self._account_api: Any = None
+        self._candle_api: Any = None
         self._markets: dict[str, Market] = {}
         self._instruments = InstrumentCache(self._load_markets, refresh_seconds=3600)
         self._token: tuple[str, float] | None = None
@@ -103,6 +109,7 @@ class LighterVenue:
                                         api_private_keys={self.api_key_index: self._api_key})
             self._order_api = lighter.OrderApi(self._signer.api_client)
             self._account_api = lighter.AccountApi(self._signer.api_client)
+            self._candle_api = lighter.CandlestickApi(self._signer.api_client)
         return self._signer
 
     def _auth(self) -> str:
@@ -219,6 +226,20 @@ class LighterVenue:
         if mark is None:
             raise VenueUnavailable(f"no mark price for {symbol}", venue=VENUE)
         return mark
+
+    async def candles(self, symbol: str, bar: str = "5m", limit: int = 96) -> Sequence[Candle]:
+        """Lighter asks for a time window (ms) as well as a count: the window that holds
+        `limit` bars up to now; our bar names are Lighter's resolutions."""
+        length_ms = bar_seconds(bar) * 1000
+        market = await self._market(symbol)
+        limit = min(limit, MAX_CANDLES)
+        end = int(self._clock() * 1000)
+        answer = await self._read("candles", lambda: self._candle_api.candles(
+            market_id=market.market_id, resolution=bar, start_timestamp=end - limit * length_ms,
+            end_timestamp=end, count_back=limit))
+        candles = sorted((parse.candle_from(row) for row in _rows(answer, "c")),
+                         key=lambda c: c.time)
+        return candles[-limit:]
 
     # -- orders -------------------------------------------------------------------------
 

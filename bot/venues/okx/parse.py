@@ -16,6 +16,7 @@ from bot.domain import (
     ZERO,
     Balance,
     BookLevel,
+    Candle,
     Fill,
     Instrument,
     Liquidity,
@@ -169,6 +170,17 @@ def book_from(symbol: str, rows: list[dict[str, Any]]) -> OrderBook:
 
     return OrderBook(symbol=symbol, bids=levels("bids"), asks=levels("asks"),
                      time=when(first.get("ts")))
+
+
+def candles_from(rows: list[Any]) -> list[Candle]:
+    """OKX's candle rows (`[ts, o, h, l, c, vol, ...]`, newest first), oldest first."""
+    candles = []
+    for row in reversed(rows):
+        moment = when(row[0])
+        if moment is None:
+            raise VenueError("a candle without its time in OKX's answer", venue=VENUE)
+        candles.append(Candle(moment, dec0(row[1]), dec0(row[2]), dec0(row[3]), dec0(row[4])))
+    return candles
 
 
 def gtt_tag(expire_at: datetime) -> str:

@@ -25,6 +25,7 @@ from okx.Trade import TradeAPI
 
 from bot.domain import (
     Balance,
+    Candle,
     Fill,
     Instrument,
     MarginChange,
@@ -45,6 +46,7 @@ from bot.venues.base import (
     UnknownInstrument,
     VenueError,
     VenueUnavailable,
+    bar_seconds,
 )
 from bot.venues.instrument_cache import InstrumentCache
 from bot.venues.okx import parse
@@ -57,6 +59,8 @@ INST_TYPE = "SWAP"
 PAGE = 100  # OKX's largest page of fills
 MAX_PAGES = 20
 INSTRUMENT_REFRESH_SECONDS = 30.0  # an unknown symbol reloads the list at most this often
+BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1H"}  # OKX writes hours in capitals
+MAX_CANDLES = 300  # /market/candles gives at most this many a request
 
 
 class OkxVenue:
@@ -161,6 +165,12 @@ class OkxVenue:
         if price is None:
             raise UnknownInstrument(f"no mark price for {symbol}", code="51001", venue=VENUE)
         return price
+
+    async def candles(self, symbol: str, bar: str = "5m", limit: int = 96) -> Sequence[Candle]:
+        bar_seconds(bar)  # a bar no venue draws is refused before any request
+        rows = await self._read("candles", self._market.get_candlesticks, instId=symbol,
+                                bar=BARS[bar], limit=str(min(limit, MAX_CANDLES)))
+        return parse.candles_from(rows)
 
     # -- account ------------------------------------------------------------------------
 

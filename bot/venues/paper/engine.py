@@ -16,6 +16,7 @@ from decimal import Decimal
 from bot.domain import (
     ZERO,
     Balance,
+    Candle,
     Fill,
     Instrument,
     Liquidity,
@@ -56,8 +57,11 @@ class PaperExchange:
                  clock: Callable[[], datetime] = _utcnow, fees: FeeRates | None = None,
                  book_shape: BookShape | None = None) -> None:
         self.instruments = {i.symbol: i for i in instruments}
-        self.market = Market(self.instruments, marks, seed=seed, step=step, shape=book_shape)
         self.clock = clock
+        # Late-bound: a test may give the exchange another clock, and the prices' history
+        # keeps time by whichever it has now.
+        self.market = Market(self.instruments, marks, clock=lambda: self.clock(), seed=seed,
+                             step=step, shape=book_shape)
         self.fees = fees or FeeRates()
         self.faults = Faults()
         self.accounts: dict[str, PaperAccount] = {}
@@ -106,6 +110,10 @@ class PaperExchange:
         self.instrument(symbol)
         bids, asks = self.market.book(symbol, depth)
         return OrderBook(symbol=symbol, bids=bids, asks=asks, time=self.clock())
+
+    def candles(self, symbol: str, bar: str, limit: int) -> list[Candle]:
+        self.instrument(symbol)
+        return self.market.history.candles(symbol, bar, limit)
 
     def seed_position(self, account: str, symbol: str, side: Side, size: Decimal,
                       entry_price: Decimal, leverage: Decimal,

@@ -1,5 +1,6 @@
 """Prices for the paper venue: a mark per instrument on a seeded random walk (or held
-still, or set by a test) and an order book of finite depth around it.
+still, or set by a test), an order book of finite depth around it, and the marks' history
+as candles (candles.py).
 
 The book is regenerated from the mark whenever the mark moves; between moves, market
 orders consume it, so two market orders in a row do not both get the best price and a
@@ -9,11 +10,14 @@ large order runs out of liquidity as it would on a real venue.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from bot.domain import BookLevel, Instrument, OrderSide
 from bot.sizing import round_down, round_up
+from bot.venues.paper.candles import MarkHistory
 
 
 @dataclass(slots=True)
@@ -35,7 +39,7 @@ class _Book:
 
 class Market:
     def __init__(self, instruments: dict[str, Instrument], marks: dict[str, Decimal], *,
-                 seed: int = 7, step: Decimal = Decimal("0.002"),
+                 clock: Callable[[], datetime], seed: int = 7, step: Decimal = Decimal("0.002"),
                  shape: BookShape | None = None) -> None:
         self.instruments = instruments
         self.marks = dict(marks)
@@ -44,6 +48,9 @@ class Market:
         self.shape = shape or BookShape()
         self._rng = random.Random(seed)
         self._books: dict[str, _Book] = {}
+        self.history = MarkHistory(instruments, seed=seed, step=step, clock=clock)
+        for symbol, price in self.marks.items():
+            self.history.record(symbol, price)
 
     # -- marks ------------------------------------------------------------------------
 
@@ -56,6 +63,7 @@ class Market:
         if price <= 0:
             raise ValueError(f"mark for {symbol} must stay positive")
         self.marks[symbol] = price
+        self.history.record(symbol, price)
         book = self._books.get(symbol)
         if book is not None and not book.pinned:
             del self._books[symbol]

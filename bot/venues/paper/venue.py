@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from bot.domain import (
     Balance,
+    Candle,
     Fill,
     Instrument,
     MarginChange,
@@ -71,6 +72,10 @@ class PaperVenue:
         await self._enter()
         self.exchange.instrument(symbol)
         return self.exchange.market.mark(symbol)
+
+    async def candles(self, symbol: str, bar: str = "5m", limit: int = 96) -> Sequence[Candle]:
+        await self._enter()
+        return self.exchange.candles(symbol, bar, limit)
 
     async def place_order(self, request: OrderRequest) -> Order:
         await self._enter()
