@@ -8,7 +8,7 @@ favour: closes round **down** (never close more than asked), keep sizes round **
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from bot.domain import ZERO, Instrument, OrderSide, Side
 
@@ -37,6 +37,13 @@ def round_up(value: Decimal, step: Decimal) -> Decimal:
     """The smallest multiple of `step` that is >= value."""
     _require_positive("step", step)
     return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
+
+
+def round_nearest(value: Decimal, step: Decimal) -> Decimal:
+    """The multiple of `step` nearest to value (halves to even): for a simulated price,
+    which must not drift the way rounding one way at every step would."""
+    _require_positive("step", step)
+    return (value / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step
 
 
 def round_size_down(size: Decimal, inst: Instrument) -> Decimal:

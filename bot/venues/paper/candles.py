@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from bot.domain import Candle, Instrument
+from bot.sizing import round_nearest
 from bot.venues.base import BAR_SECONDS, bar_seconds
 
 MAX_BARS = 300  # per instrument and bar length; OKX too gives at most 300 a request
@@ -147,5 +148,5 @@ class MarkHistory:
         to the nearest tick (rounding one way every step would drift thousands of steps
         away)."""
         factor = 1 + self._step * Decimal(repr(round(rng.gauss(0, 1), 6)))
-        earlier = (price / factor / tick).to_integral_value() * tick if factor > 0 else price
+        earlier = round_nearest(price / factor, tick) if factor > 0 else price
         return earlier if earlier > 0 else price

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from bot.domain import BookLevel, Instrument, OrderSide
-from bot.sizing import round_down, round_up
+from bot.sizing import round_down, round_nearest, round_up
 from bot.venues.paper.candles import MarkHistory
 
 
@@ -79,7 +79,7 @@ class Market:
                 continue
             mark = self.marks[symbol]
             move = mark * self.step * Decimal(repr(round(self._rng.gauss(0, 1), 6)))
-            new = round_down(mark + move, inst.tick_size)
+            new = round_nearest(mark + move, inst.tick_size)
             if new > 0 and new != mark:
                 self.set_mark(symbol, new)
                 moved.append(symbol)
