@@ -10,7 +10,7 @@ from bot.domain import Position, Side
 from bot.ops.context import VENUE_READ_TIMEOUT, Context
 from bot.ops.refusal import Refusal
 from bot.ops.symbols import choose_positions, resolve_instrument
-from bot.ops.take_profit import tier_status
+from bot.ops.take_profit import tier_statuses
 from bot.rules.take_profit import TierStatus
 from bot.venues.base import VenueError
 
@@ -95,4 +95,5 @@ class Positions:
             return AccountPositions(name, venue.venue, [], str(exc) or type(exc).__name__)
         ordered = sorted(held, key=lambda p: (p.symbol, p.side.value))
         return AccountPositions(name, venue.venue, [
-            PositionView(p, tier_status(self.ctx, name, p)) for p in ordered])
+            PositionView(p, status)
+            for p, status in zip(ordered, tier_statuses(self.ctx, name, ordered), strict=True)])

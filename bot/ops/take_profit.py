@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import AccountConfig, RuleMode
@@ -76,14 +77,27 @@ def ladder_for(ctx: Context, account: str, side: Side) -> list[Tier]:
 
 def tier_status(ctx: Context, account: str, position: Position) -> TierStatus | None:
     """Where a position stands on its ladder; None when take-profit is off there."""
+    return tier_statuses(ctx, account, [position])[0]
+
+
+def tier_statuses(ctx: Context, account: str, positions: Sequence[Position]
+                  ) -> list[TierStatus | None]:
+    """Where each of an account's positions stands on its ladder (None for each when
+    take-profit is off there): the account's ladders read in one query, not one each."""
     mode = ctx.config.account(account).rule_mode("take_profit")
     if mode is RuleMode.OFF:
-        return None
-    state = ctx.store.get_rule_state(account, position.symbol, position.side.value,
-                                     ladder_key(mode))
-    return ladder_status(position, fired_count(state or None, position),
-                         ladder_for(ctx, account, position.side),
-                         ctx.config.rules.take_profit.min_margin)
+        return [None] * len(positions)
+    return list(ladder_statuses(ctx, account, positions, mode))
+
+
+def ladder_statuses(ctx: Context, account: str, positions: Sequence[Position],
+                    mode: RuleMode) -> list[TierStatus]:
+    """The positions on the ladders `mode` keeps, read in one query."""
+    fired = {(r.symbol, r.side): r.state
+             for r in ctx.store.rule_states(account, ladder_key(mode))}
+    return [ladder_status(p, fired_count(fired.get((p.symbol, p.side.value)), p),
+                          ladder_for(ctx, account, p.side),
+                          ctx.config.rules.take_profit.min_margin) for p in positions]
 
 
 def _where(p: Position) -> tuple[str, str, str]:
@@ -301,13 +315,9 @@ class TakeProfit:
                                   str(exc) or type(exc).__name__)
         if not positions:
             return None
-        statuses = []
-        for p in sorted(positions, key=lambda p: (p.symbol, p.side.value)):
-            state = self.ctx.store.get_rule_state(*_where(p), ladder_key(mode))
-            statuses.append(ladder_status(p, fired_count(state or None, p),
-                                          ladder_for(self.ctx, account.name, p.side),
-                                          self.ctx.config.rules.take_profit.min_margin))
-        return AccountLadders(account.name, venue.venue, mode, statuses)
+        ordered = sorted(positions, key=lambda p: (p.symbol, p.side.value))
+        return AccountLadders(account.name, venue.venue, mode,
+                              ladder_statuses(self.ctx, account.name, ordered, mode))
 
     async def reset(self, key: tuple[str, str, str], by_user: int) -> None:
         """Clear a position's ladder: its tiers fire again from tier 1."""
