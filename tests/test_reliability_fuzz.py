@@ -69,7 +69,7 @@ STRANGERS = range(3001, 3013)  # not allowed: refused, at most once an hour each
 COMMAND_EXAMPLES = 2800  # examples of the commands test, some of them drawn before
 COMMAND_COUNT = 1600  # different commands it sends, at least (hypothesis decides how many)
 CALLBACK_COUNT = 550  # examples (one press each) of the callbacks test
-TEXT, NOTICE = 4096, 200  # Telegram's limits, UTF-16 code units
+TEXT, CAPTION, NOTICE = 4096, 1024, 200  # Telegram's limits, UTF-16 code units
 # The confirmation kinds whose [Confirm] places orders: never pressed by their owner.
 ORDERING_KINDS = frozenset({"close", "maintain", "maintain_retry", "correct"})
 
@@ -395,11 +395,14 @@ class Harness:
             problems.append(f"not processed: {exc}")
         events = self.chat.transcript[mark:]
         shown = [e.text for e in events if e.kind in ("sent", "edited", "photo")]
-        for text in shown:
-            if any(text.startswith(prefix) for prefix in INTERNAL_ERROR):
-                problems.append(f"internal error reply: {text!r}")
-            if units(text) > TEXT:
-                problems.append(f"a message of {units(text)} UTF-16 code units")
+        for e in events:
+            if e.kind not in ("sent", "edited", "photo"):
+                continue
+            if any(e.text.startswith(prefix) for prefix in INTERNAL_ERROR):
+                problems.append(f"internal error reply: {e.text!r}")
+            limit = CAPTION if e.kind == "photo" else TEXT
+            if units(e.text) > limit:
+                problems.append(f"a {e.kind} text of {units(e.text)} UTF-16 code units")
         for e in events:
             if e.kind == "answer" and units(e.text) > NOTICE:
                 problems.append(f"a notice of {units(e.text)} UTF-16 code units")
@@ -414,7 +417,7 @@ class Harness:
                             f"{record.getMessage()[:500]}\n{trace}")
         if answered:
             replies = [m for m, _ in self.chat.calls[calls:] if m in (
-                "answerCallbackQuery" if press else "sendMessage",)]
+                ("answerCallbackQuery",) if press else ("sendMessage", "sendPhoto"))]
             if not replies:
                 problems.append("no answer")
         self._harvest(events)
