@@ -119,6 +119,8 @@ class BotApp:
             self.ops = Ops(ctx, self.jobs)
             self.jobs.on_error, self.jobs.on_success = (self.ops.status.job_failed,
                                                         self.ops.status.job_ran)
+            self.jobs.on_behind, self.jobs.on_time = (self.ops.status.job_behind,
+                                                      self.ops.status.job_on_time)
             services = Services(config, self.ops, self.store, clock, started_at=clock())
             self.application.bot_data[SERVICES_KEY] = services
             self.events.subscribe(Alerter(services, self.application.bot).deliver)

@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from bot.domain import Position
 from bot.ops import events as ev
 from bot.ops.close import CloseResult
-from bot.ops.status import StartSummary
+from bot.ops.status import BEHIND, StartSummary
 from bot.rules.grid import Skip as GridSkip
 from bot.rules.grid import Why
 from bot.rules.hedge import HedgeClose
@@ -188,6 +188,9 @@ def render(s: Services, event: ev.Event) -> str | None:
             return s.text("reconciled", lines="\n".join(lines))
         case ev.JobFailed(job=job, problem=problem):
             return s.text("job_failed_alert", job=job, problem=problem)
+        case ev.JobBehind(job=job, why=why, interval=interval, skipped=skipped, late=late):
+            return s.text("job_behind_alert", job=job, why=s.text(f"job_{why}"),
+                          interval=f"{interval:g}", skipped=skipped, late=late)
         case ev.ProblemResolved():
             return _resolved(s, event)
         case ev.BotStarted(summary=summary):
@@ -250,6 +253,8 @@ def _closed(s: Services, key: str, p: Position, result: CloseResult,
 
 def _resolved(s: Services, event: ev.ProblemResolved) -> str:
     since = event.since.strftime("%Y-%m-%d %H:%M UTC")
+    if event.job is not None and event.problem == BEHIND:
+        return s.text("resolved_job_behind", job=event.job, since=since)
     if event.job is not None:
         return s.text("resolved_job", job=event.job, problem=event.problem,
                       count=event.count, since=since)

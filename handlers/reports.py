@@ -41,9 +41,11 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for job in snapshot.jobs:
         state = ("job_paused" if job.paused else "job_running" if job.running else "job_idle")
         error = s.text("job_error", error=job.last_error) if job.last_error else ""
+        behind = (s.text("job_behind_counts", skipped=job.skipped, late=job.late)
+                  if job.skipped or job.late else "")
         lines.append(s.text("job_line", name=job.name, state=s.text(state),
                             last=_when(s, job.last_run), next=_when(s, job.next_run),
-                            error=error))
+                            behind=behind, error=error))
     await reply_long(update, "\n".join(lines))
 
 

@@ -3,16 +3,22 @@
 Each job runs at a fixed interval, never overlaps itself (a run still going when the
 next is due is skipped, not queued), skips its runs while the global pause is on
 (unless it is the paper exchange's own clock, which is the market, not an action of
-ours), and keeps last run, next run and last error.
+ours), and keeps last run, next run and last error. A scheduled run that is skipped (the
+last one still going, or the loop too busy to start it in time) or that starts over half
+an interval after the one before it should have is counted and reported (`on_behind`),
+and so is the first run back on time (`on_time`): falling behind is a problem the trader
+hears of, not a log line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from telegram.ext import ContextTypes, JobQueue
 
 from bot.ops.context import PauseSwitch
@@ -22,6 +28,7 @@ log = logging.getLogger(__name__)
 
 JobFunc = Callable[[], Awaitable[None]]
 FIRST_RUN_DELAY = 0.2  # seconds after start for jobs that should run at once
+LATE_FACTOR = 1.5  # a run this many intervals after the previous one is late
 MAX_PROBLEMS_KEPT = 50  # per job: failures whose text varies must not grow memory forever
 
 
@@ -32,6 +39,9 @@ class Jobs:
         # How each run ended, for the alerts (one per failure, one when it clears).
         self.on_error: Callable[[str, BaseException], Awaitable[None]] | None = None
         self.on_success: Callable[[str], Awaitable[None]] | None = None
+        self.on_behind: Callable[[str, str], Awaitable[None]] | None = None
+        self.on_time: Callable[[str], Awaitable[None]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # reports of runs APScheduler skipped
         self._jobs: dict[str, tuple[JobFunc, JobStatus]] = {}
         self._first: dict[str, float | None] = {}
         self._failures: dict[str, dict[str, int]] = {}  # job -> problem -> repeats logged
@@ -45,6 +55,8 @@ class Jobs:
         self._first[name] = first
 
     def start(self) -> None:
+        self._queue.scheduler.add_listener(self._not_run,
+                                           EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         for name, (_, status) in self._jobs.items():
             first = self._first[name]
             self._queue.run_repeating(
@@ -86,7 +98,41 @@ class Jobs:
 
     async def _tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert context.job is not None
-        await self._run(str(context.job.data))
+        name = str(context.job.data)
+        status = self._jobs[name][1]
+        now, last = time.monotonic(), status.last_start
+        status.last_start = now
+        if status.running:  # a run_now still going: this tick is lost like any other
+            await self._behind(name, "skipped")
+            return
+        if last is not None and now - last > status.interval_seconds * LATE_FACTOR:
+            await self._behind(name, "late")
+        elif last is not None and self.on_time is not None and status.pausable:
+            await self.on_time(name)
+        await self._run(name)
+
+    def _not_run(self, event: JobEvent) -> None:
+        """APScheduler did not start a run: the last one was still going (max instances)
+        or its time passed beyond the grace while the loop was busy (missed)."""
+        job = self._queue.scheduler.get_job(event.job_id)
+        if job is None or job.name not in self._jobs:
+            return
+        task = asyncio.get_running_loop().create_task(self._behind(job.name, "skipped"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _behind(self, name: str, why: str) -> None:
+        status = self._jobs[name][1]
+        if why == "skipped":
+            status.skipped += 1
+        else:
+            status.late += 1
+        log.warning("job_behind name=%s why=%s skipped=%d late=%d", name, why,
+                    status.skipped, status.late)
+        # Told for the rule loops (the actions of ours); the paper market's clock is the
+        # simulated market, counted and shown only.
+        if self.on_behind is not None and status.pausable:
+            await self.on_behind(name, why)
 
     async def _run(self, name: str) -> None:
         func, status = self._jobs[name]

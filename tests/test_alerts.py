@@ -5,11 +5,12 @@ once and once when it clears; the bot says when it starts and stops."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from decimal import Decimal as D
 
 from bot.domain import OrderSide, Side
-from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, initialized, make_config, running
+from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, initialized, make_config, quiet, running
 
 APT = "APT-USDT-SWAP"
 TIER_FAILED = "❌ Take-profit tier 1 not executed: APT-USDT-SWAP long on main: "
@@ -181,3 +182,31 @@ async def test_a_secret_in_an_error_is_masked_in_the_alert_and_the_record(tmp_pa
         assert "SECRET-canary" not in alert and "***" in alert
         [event] = app.store.recent_events(1, name="job_failed")
         assert "SECRET-canary" not in event.message and "***" in event.message
+
+
+async def test_a_job_that_falls_behind_is_counted_shown_and_told_once(tmp_path):
+    """Issue 16: a skipped run was only a log line. A job whose run takes longer than its
+    interval: its skipped and late runs are counted, /status shows them, the alert chats
+    hear of it once, and once when it keeps time again."""
+    slow = {"seconds": 0.35}
+
+    async def work():
+        await asyncio.sleep(slow["seconds"])
+
+    config = quiet(make_config(tmp_path, paper=PAPER_EMPTY))
+    async with running(config, prepare=lambda app: app.jobs.add("slow", 0.1, work)) as (
+            app, chat):
+        await asyncio.sleep(1.5)  # runs of 0.35 s every 0.1 s
+        slow["seconds"] = 0
+        await asyncio.sleep(1.5)  # on time again
+        [status] = [s for s in app.jobs.statuses() if s.name == "slow"]
+        told = [e.text for e in chat.transcript if e.kind == "sent" and "slow" in e.text]
+        shown = "\n".join(await chat.ask("/status"))
+
+    assert status.skipped >= 3 and status.late >= 1
+    assert len(told) == 2
+    assert told[0].startswith("⏱ Job slow falls behind its interval (every 0.1 s): a run ")
+    assert told[1].startswith("✅ Resolved: job slow keeps time again (behind since ")
+    assert "slow: idle, last run " in shown
+    assert f", skipped {status.skipped}, late {status.late}" in shown
+    assert len(app.store.recent_events(50, name="job_behind")) == 1

@@ -109,7 +109,8 @@ def _job(job: JobStatus) -> dict[str, Any]:
         "name": job.name, "interval_seconds": job.interval_seconds,
         "last_run": moment(job.last_run), "last_duration_seconds": job.last_duration,
         "next_run": moment(job.next_run), "runs": job.runs, "running": job.running,
-        "paused": job.paused, "last_error": job.last_error,
+        "paused": job.paused, "last_error": job.last_error, "skipped": job.skipped,
+        "late": job.late,
     }
 
 

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from bot.domain import Balance
 from bot.ops.context import VENUE_READ_TIMEOUT, Context
-from bot.ops.events import BotStarted, BotStopped, JobFailed, ProblemResolved
+from bot.ops.events import BotStarted, BotStopped, JobBehind, JobFailed, ProblemResolved
 
 
 @dataclass(slots=True)
@@ -26,6 +26,9 @@ class JobStatus:
     runs: int = 0
     next_run: datetime | None = None
     paused: bool = False
+    skipped: int = 0  # scheduled runs that did not happen: the last one was still going
+    late: int = 0  # runs that started over half an interval after their time
+    last_start: float | None = None  # monotonic, of the last scheduled run
 
 
 class JobBoard(Protocol):
@@ -76,6 +79,7 @@ class StartSummary:
 
 
 CLEAN_RUNS_TO_RESOLVE = 3
+BEHIND = "behind its interval"  # the problem a job that keeps time again resolves
 # The rules that have a job today; grid joins when it is built.
 RUNNING_RULES = ("take_profit", "hedge", "correction")
 
@@ -93,11 +97,16 @@ def _job_key(name: str) -> str:
     return f"job|{name}"
 
 
+def _late_key(name: str) -> str:
+    return f"job_late|{name}"
+
+
 class Status:
     def __init__(self, ctx: Context, board: JobBoard) -> None:
         self.ctx = ctx
         self.board = board
         self._clean_runs: dict[str, int] = {}  # job -> clean runs since it last failed
+        self._on_time: dict[str, int] = {}  # job -> runs on time since it fell behind
 
     async def snapshot(self) -> StatusSnapshot:
         healths = await asyncio.gather(*(self._health(n) for n in self.ctx.venues))
@@ -135,6 +144,32 @@ class Status:
         if cleared is not None:
             await self.ctx.publish(ProblemResolved(
                 kind="system", job=job, problem=cleared.signature,
+                since=cleared.first_at, count=cleared.count))
+
+    async def job_behind(self, job: str, why: str) -> None:
+        """A scheduled run skipped (`skipped`) or started late (`late`): counted by the
+        scheduler, told once while the job keeps falling behind, and once when it has kept
+        time for `CLEAN_RUNS_TO_RESOLVE` runs in a row."""
+        self._on_time.pop(job, None)
+        if self.ctx.alerts.report(_late_key(job), "behind"):
+            status = next((s for s in self.board.statuses() if s.name == job), None)
+            await self.ctx.publish(JobBehind(
+                job=job, why=why, skipped=status.skipped if status else 0,
+                late=status.late if status else 0,
+                interval=status.interval_seconds if status else 0))
+
+    async def job_on_time(self, job: str) -> None:
+        key = _late_key(job)
+        if not self.ctx.alerts.is_open(key):
+            return
+        self._on_time[job] = self._on_time.get(job, 0) + 1
+        if self._on_time[job] < CLEAN_RUNS_TO_RESOLVE:
+            return
+        del self._on_time[job]
+        cleared = self.ctx.alerts.clear(key)
+        if cleared is not None:
+            await self.ctx.publish(ProblemResolved(
+                kind="system", job=job, problem=BEHIND,
                 since=cleared.first_at, count=cleared.count))
 
     def summary(self) -> StartSummary:

@@ -64,6 +64,28 @@ class JobFailed(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class JobBehind(Event):
+    """A job's scheduled runs are skipped or late: told once while it stays behind."""
+
+    name = "job_behind"
+    alert = "system"
+    severity = Severity.WARNING
+    job: str
+    why: str  # skipped | late
+    skipped: int
+    late: int
+    interval: float
+
+    def message(self) -> str:
+        return (f"{self.job}: a run {self.why} (every {self.interval:g} s; skipped "
+                f"{self.skipped}, late {self.late} so far)")
+
+    def data(self) -> dict[str, Any]:
+        return {"job": self.job, "why": self.why, "skipped": self.skipped,
+                "late": self.late}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Reconciled(Event):
     name = "reconciled"
     alert = "system"
