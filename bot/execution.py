@@ -229,7 +229,8 @@ class Executor:
             self.journal.upsert_order(venue.name, outcome.order, action_id, step_id)
             try:
                 outcome.fills = list(await self._fills(venue, request.symbol,
-                                                       request.client_id))
+                                                       request.client_id,
+                                                       outcome.order.venue_id))
             except VenueError as exc:
                 outcome.fills_unread = exc
             self.journal.record_fills(venue.name, outcome.fills)
@@ -263,7 +264,7 @@ class Executor:
                                      error_message=f"order {client_id} not found "
                                                    f"{seen['not_found']} times")
             return Tracked(None, 0, lost=True)
-        fills = list(await self._fills(venue, symbol, client_id))
+        fills = list(await self._fills(venue, symbol, client_id, order.venue_id))
         self.journal.upsert_order(venue.name, order, step.action_id, step.id)
         new = self.journal.record_fills(venue.name, fills)
         self.journal.update_step(step.id, state="final" if order.state.is_final else "sent",
@@ -350,7 +351,8 @@ class Executor:
         when they could not be read: then the step stays open, even for a final order."""
         try:
             fills: list[Fill] | None = list(await self._fills(venue, order.symbol,
-                                                              order.client_id))
+                                                              order.client_id,
+                                                              order.venue_id))
         except VenueError:
             fills = None
         self.journal.upsert_order(account, order, action_id, step_id)
@@ -477,13 +479,17 @@ class Executor:
         except VenueError:
             return None
 
-    async def _fills(self, venue: Venue, symbol: str, client_id: str) -> Sequence[Fill]:
+    async def _fills(self, venue: Venue, symbol: str, client_id: str,
+                     venue_id: str | None) -> Sequence[Fill]:
         """An order's fills, read through rate limits and outages as its look-ups are;
-        the venue's error when it does not answer even then."""
+        the venue's error when it does not answer even then. The venue id, known from the
+        order just seen, spares a venue that reads fills by it (OKX) a look-up by client
+        id; an order accepted but not read yet has none."""
         delay = self.follow_settings.backoff_seconds
         for attempt in range(1, LOOKUPS_THROUGH_OUTAGE + 1):
             try:
-                return await venue.fills(symbol, client_id=client_id)
+                return await venue.fills(symbol, client_id=client_id,
+                                         venue_id=venue_id or None)
             except (RateLimited, VenueUnavailable) as exc:
                 log.warning("fills_read_retry client_id=%s error=%s", client_id, exc)
                 if attempt == LOOKUPS_THROUGH_OUTAGE:

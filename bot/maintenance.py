@@ -10,13 +10,14 @@ Attempt a of step k has seq k*10+a, so every order has a client id of its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import ZERO, OrderRequest, OrderType, Side, TimeInForce
+from bot.domain import ZERO, OrderRequest, OrderType, Position, Side, TimeInForce
 from bot.execution import Executor, Journal, Outcome, OutcomeTotals, request_of
 from bot.rules.maintenance import Kind, final_close_normal, final_close_super
 from bot.sizing import with_slippage
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 CLOSE_OLD, OPEN, CLOSE_NEW = 1, 2, 3
 STEPS = (CLOSE_OLD, OPEN, CLOSE_NEW)
 MAX_ATTEMPTS = 10
+# A price seen this long ago (a position's mark, a fill of this run) still sets a market
+# order's worst price: the slippage allowance covers what it may have moved since.
+FRESH_PRICE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +122,12 @@ class MaintenanceResult:
     def fees(self) -> Decimal:
         return sum((r.fee for r in self.steps.values()), ZERO)
 
+    def snapshot(self) -> MaintenanceResult:
+        """The result as it is now, for a progress message shown while the steps go on."""
+        return MaintenanceResult({k: StepReport(k, r.target, list(r.outcomes))
+                                  for k, r in self.steps.items()},
+                                 self.failed_step, self.error)
+
 
 Progress = Callable[[MaintenanceResult], Awaitable[None]]
 
@@ -130,10 +140,16 @@ class MaintenanceRunner:
         self.venue = venue
         self.slippage_pct = slippage_pct
         self.follow_timeout = follow_timeout
+        self._held: Position | None = None
+        self._price: tuple[Decimal, float] | None = None  # (price, loop time seen)
 
     async def run(self, action_id: int, plan: MaintenancePlan,
-                  progress: Progress | None = None) -> MaintenanceResult:
-        """Run (or resume) the action until all three steps filled or one could not."""
+                  progress: Progress | None = None, held: Position | None = None
+                  ) -> MaintenanceResult:
+        """Run (or resume) the action until all three steps filled or one could not.
+        `held`: the position as read just before (when the action was journaled), so the
+        first step does not read it again."""
+        self._held, self._price = held, None
         result = MaintenanceResult({k: StepReport(k) for k in STEPS})
         for step in STEPS:
             report = result.steps[step]
@@ -172,7 +188,10 @@ class MaintenanceRunner:
             if attempts and report.outcomes[-1].filled_size == Decimal(attempts[-1].params["size"]):
                 report.target = report.filled_size
                 return
-            held = await held_position(self.venue, symbol, side)
+            held = self._held or await held_position(self.venue, symbol, side)
+            self._held = None
+            if held is not None:
+                self._seen(held.mark_price)
             if held is None:
                 if report.filled_size:  # closed meanwhile by other means: nothing left to do
                     report.target = report.filled_size
@@ -212,11 +231,26 @@ class MaintenanceRunner:
                     *, close: bool) -> Outcome:
         inst = await self.venue.instrument(symbol)
         order_side = side.close_order_side if close else side.open_order_side
-        worst = with_slippage(await self.venue.mark_price(symbol), order_side,
-                              self.slippage_pct, inst)
+        worst = with_slippage(self._fresh_price() or await self.venue.mark_price(symbol),
+                              order_side, self.slippage_pct, inst)
         request = OrderRequest("", symbol, order_side, side, OrderType.MARKET, size, worst,
                                reduce_only=close, time_in_force=TimeInForce.IOC)
-        return await self._order(action_id, seq, "close" if close else "open", request)
+        outcome = await self._order(action_id, seq, "close" if close else "open", request)
+        if outcome.average_price:  # filled just now: the next step's price
+            self._seen(outcome.average_price)
+        return outcome
+
+    def _seen(self, price: Decimal) -> None:
+        self._price = (price, asyncio.get_running_loop().time())
+
+    def _fresh_price(self) -> Decimal | None:
+        """A price seen by this run lately; None: the mark is read. Only prices seen in
+        this run count: a resumed action's old fills say nothing of the market now."""
+        if self._price is None:
+            return None
+        price, at = self._price
+        fresh = asyncio.get_running_loop().time() - at <= FRESH_PRICE_SECONDS
+        return price if fresh else None
 
     async def _order(self, action_id: int, seq: int, kind: str,
                      request: OrderRequest) -> Outcome:

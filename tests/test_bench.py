@@ -10,9 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(module: str) -> str:
-    done = subprocess.run([sys.executable, "-m", module], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+def run(module: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -28,3 +28,12 @@ def test_rules_benchmark_counts_one_venue_call_per_quiet_run():
     assert lines[1:] == [
         "venue calls per run, account main: 1 (positions) (target 1)",
         "venue calls per run, account sub1: 1 (positions) (target 1)"]
+
+
+def test_maintain_latency_benchmark_lists_the_requests_it_counts():
+    lines = run("bench.maintain_latency", "5").splitlines()
+    assert lines[0] == "/maintain at 5 ms latency, Confirm to final report"
+    requests = int(lines[1].removeprefix("requests: ").split()[0])
+    assert lines[2].startswith("wall time: ")
+    assert len(lines[3:]) == requests
+    assert sum(line.endswith("POST /api/v5/trade/order") for line in lines[3:]) == 3

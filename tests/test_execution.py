@@ -241,3 +241,25 @@ async def test_an_order_still_unknown_after_the_late_window_is_left_open_not_res
 
 def _nobody(*order) -> None:
     raise AssertionError(f"a final order is not handed on: {order}")
+
+
+async def test_an_orders_fills_are_read_by_its_venue_id_not_looked_up_again(
+        store, exchange, venue, executor):
+    """The order was just seen: its venue id goes with the fills read, so a venue that
+    reads fills by order id (OKX) needs no look-up by client id first."""
+    asked = []
+    fills = venue.fills
+
+    async def reading(symbol=None, **ids):
+        asked.append(ids)
+        return await fills(symbol, **ids)
+
+    venue.fills = reading
+    action = new_action(store)
+    request = OrderRequest("", APT, OrderSide.SELL, Side.LONG, OrderType.MARKET, D(25),
+                           None, reduce_only=True, time_in_force=TimeInForce.IOC)
+
+    outcome = await executor.order_step(venue, action, 0, "close", request)
+
+    assert outcome.settled and len(outcome.fills) == 1
+    assert asked == [{"client_id": outcome.client_id, "venue_id": outcome.order.venue_id}]

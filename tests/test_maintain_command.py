@@ -314,3 +314,29 @@ async def test_while_paused_a_restart_offers_the_maintenance_instead_of_resuming
         said = await chat.choose("Retry", timeout=20)
         assert "maintenance count 1\nBefore: " in said[-1]
         assert [o[3] for o in orders(exchange)] == [D(60), D(600), D(552)]
+
+
+async def test_on_okx_the_maintenance_reads_no_mark_and_each_order_once_after_sending(
+        tmp_path):
+    """Issue 16: between Confirm and the final report no mark is read (the position's
+    mark and each step's fill price the orders) and each order is read once after it is
+    sent, its fills then read by its order id."""
+    from bot.venues.paper.demo import new_exchange
+    from tests.fakes.okx_accounts import CREDENTIALS, KEYS
+    from tests.fakes.okx_server import FakeOkxServer
+
+    exchange = new_exchange()
+    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server, \
+            bot(tmp_path, (exchange, server.base_url)) as (app, chat, _):
+        exchange.set_mark(APT, D("5"))
+        await chat.ask("/maintain APT sub1")
+        mark = len(server.requests)
+        said = await chat.choose("Confirm", timeout=20)
+        made = server.requests[mark:]
+    assert said[-1].startswith("🔧 Maintenance of APT-USDT-SWAP long on sub1")
+    assert [r.path for r in made].count("/api/v5/public/mark-price") == 0
+    # per order: the OKX venue's own check for the client id before sending, the read
+    # after it; none to find the order id for its fills
+    assert [(r.method, r.path) for r in made].count(("GET", "/api/v5/trade/order")) == 6
+    fills = [r for r in made if r.path == "/api/v5/trade/fills"]
+    assert len(fills) == 3 and all(r.query.get("ordId") for r in fills)

@@ -113,3 +113,52 @@ async def test_a_rejected_open_stops_and_a_retry_resumes_from_it(store, exchange
     assert sides == [(OrderSide.SELL, D(60)), (OrderSide.BUY, D(200)), (OrderSide.SELL, D(180))]
     again = await runner(store, exchange, "sub1").run(action, payload)  # nothing twice
     assert again.done and len(exchange.orders) == 3
+
+
+def counting(venue, *names):
+    """Counts the calls of the venue's methods `names`."""
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        method = getattr(venue, name)
+
+        async def counted(*args, _name=name, _method=method, **kwargs):
+            calls[_name] += 1
+            return await _method(*args, **kwargs)
+
+        setattr(venue, name, counted)
+    return calls
+
+
+async def test_a_run_reads_neither_the_position_just_read_nor_a_mark_per_step(store, exchange):
+    """The position as read when the action was journaled is step 1's; its mark prices
+    step 1's order, each step's fill the next one's: no position read, no mark read."""
+    exchange.add_account("sub1", D("1000"))
+    exchange.seed_position("sub1", APT, Side.LONG, D("60"), D("5"), D("10"))
+    [held] = exchange.positions("sub1")
+    payload = plan_payload(plan_normal(held, D("5"), D(10), D(8)), "sub1")
+    action = store.create_action("maintain", "sub1", APT, "long", "command", {})
+    run = runner(store, exchange, "sub1")
+    calls = counting(run.venue, "positions", "mark_price")
+
+    result = await run.run(action, payload, held=held)
+
+    assert result.done and calls == {"positions": 0, "mark_price": 0}
+    assert [o.size for o in exchange.orders.values()] == [D(60), D(600), D(552)]
+
+
+async def test_a_resumed_run_reads_the_position_and_the_mark_it_has_not_seen(store, exchange):
+    """A [Retry] or a restart has not read the position: step 1 reads it (its mark
+    prices the close), and each later step goes by the fill before it."""
+    exchange.add_account("sub1", D("1000"))
+    exchange.seed_position("sub1", APT, Side.LONG, D("60"), D("5"), D("10"))
+    [held] = exchange.positions("sub1")
+    payload = plan_payload(plan_normal(held, D("5"), D(10), D(8)), "sub1")
+    action = store.create_action("maintain", "sub1", APT, "long", "command", {})
+    exchange.faults.reject_orders("51008", account="sub1", times=1)
+    first = await runner(store, exchange, "sub1").run(action, payload, held=held)
+    assert first.failed_step == 1
+    run = runner(store, exchange, "sub1")
+    calls = counting(run.venue, "positions", "mark_price")
+
+    assert (await run.run(action, payload)).done
+    assert calls == {"positions": 1, "mark_price": 0}

@@ -6,6 +6,8 @@ repeating a filled one."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.domain import Side
@@ -148,24 +150,29 @@ async def test_run_closes_opens_and_closes_with_exact_sizes_and_counts_it(store)
     assert (action.state.value, action.result) == ("done", {"count": 1})
 
 
-async def test_run_publishes_progress_after_each_step_and_one_final_report(store):
+async def test_run_publishes_progress_in_order_then_one_final_report(store):
+    """Progress comes in step order and before the final report; one a newer one
+    supersedes before it is shown is skipped (the newer shows more), so the last step's,
+    followed at once by the final report, is not shown."""
     rig = make_rig(store)
+    rig.exchange.faults.latency_seconds = 0.01  # the venue answers after a while
     _, action_id = await started(rig, chat_id=77, message_id=5)
     shown = []
 
     async def show(event):  # as a front renders it: when it arrives
         if isinstance(event, MaintenanceProgress):
             steps = event.report.result.steps
-            shown.append(([steps[k].filled_size for k in (1, 2, 3)], event.report.left,
-                          event.report.running, event.chat_id, event.message_id))
+            shown.append(([steps[k].filled_size for k in (1, 2, 3)], event.report.running,
+                           event.chat_id, event.message_id))
+        elif isinstance(event, MaintenanceFinished):
+            shown.append("final")
 
     rig.ctx.events.subscribe(show)
 
     await rig.ops.maintenance.run(action_id)
 
-    assert shown == [([D(60), 0, 0], D(0), True, 77, 5),
-                     ([D(60), D(600), 0], D(600), True, 77, 5),
-                     ([D(60), D(600), D(552)], D(48), True, 77, 5)]
+    assert shown[0] == ([D(60), 0, 0], True, 77, 5)
+    assert shown[1:] in (["final"], [([D(60), D(600), 0], True, 77, 5), "final"])
     [finished] = rig.of(MaintenanceFinished, delivered=True)
     assert (finished.name, finished.report.count, finished.action) == (
         "maintenance_done", 1, action_id)
@@ -177,15 +184,16 @@ async def test_run_publishes_progress_after_each_step_and_one_final_report(store
 async def test_a_rejected_open_stops_the_action_and_a_retry_resumes_from_it(store):
     rig = make_rig(store)
     _, action_id = await started(rig)
-    armed = []
+    venue = rig.ctx.venue("sub1")
+    place = venue.place_order
 
-    async def reject_the_open(event):  # once step 1 filled, the venue refuses the next order
-        if isinstance(event, MaintenanceProgress) and event.report.result.steps[1].done \
-                and not armed:
-            armed.append(event)
-            rig.exchange.faults.reject_orders("51008", account="sub1", times=1)
+    async def reject_the_open(request):  # once step 1 was sent, the venue refuses the next
+        order = await place(request)
+        rig.exchange.faults.reject_orders("51008", account="sub1", times=1)
+        venue.place_order = place
+        return order
 
-    rig.ctx.events.subscribe(reject_the_open)
+    venue.place_order = reject_the_open
 
     report = await rig.ops.maintenance.run(action_id)
 
@@ -305,12 +313,12 @@ async def test_an_open_still_live_when_its_step_stops_waiting_is_followed_to_its
     rig = make_rig(store, make_config(rules={"close": {"follow_timeout_seconds": 1}}))
     _, action_id = await started(rig)
     venue, cancels = rig.venues["sub1"], []
-    cancel = venue.cancel_order
+    cancel, place = venue.cancel_order, venue.place_order
 
-    async def stuck_after_the_close(event):
-        if isinstance(event, MaintenanceProgress) and event.report.result.steps[1].done \
-                and not event.report.result.steps[2].outcomes:
+    async def stuck_after_the_close(request):
+        if request.opens:
             rig.exchange.faults.never_fill(account="sub1")
+        return await place(request)
 
     async def cancel_times_out(*args, **kwargs):
         cancels.append(1)
@@ -323,8 +331,7 @@ async def test_an_open_still_live_when_its_step_stops_waiting_is_followed_to_its
             raise RequestTimeout("cancel timed out", code="timeout", venue="paper")
         return await cancel(*args, **kwargs)
 
-    rig.ctx.events.subscribe(stuck_after_the_close)
-    venue.cancel_order = cancel_times_out
+    venue.place_order, venue.cancel_order = stuck_after_the_close, cancel_times_out
 
     report = await rig.ops.maintenance.run(action_id)
 
@@ -348,3 +355,31 @@ async def test_a_plan_whose_last_step_would_close_nothing_is_refused(store):
     assert (refused.value.key, refused.value.values) == (
         "nothing_to_close", {"opened": D(2), "lot": D(1)})
     assert rig.orders() == [] and store.recent_actions() == []
+
+
+async def test_the_steps_go_on_while_a_progress_message_is_being_shown(store):
+    """A slow chat holds up no step: the first progress is still being shown when the
+    last step's order is sent, and the final report comes after it."""
+    rig = make_rig(store)
+    rig.exchange.faults.latency_seconds = 0.01
+    _, action_id = await started(rig)
+    venue = rig.ctx.venue("sub1")
+    place, last_sent, shown = venue.place_order, asyncio.Event(), []
+
+    async def sending(request):
+        order = await place(request)
+        if len(rig.orders()) == 3:
+            last_sent.set()
+        return order
+
+    async def slow_chat(event):
+        if isinstance(event, MaintenanceProgress) and not shown:
+            await asyncio.wait_for(last_sent.wait(), 5)  # awaited by the steps: never set
+        shown.append(type(event).__name__)
+
+    venue.place_order = sending
+    rig.ctx.events.subscribe(slow_chat)
+    report = await asyncio.wait_for(rig.ops.maintenance.run(action_id), 10)
+
+    assert report is not None and report.result.done
+    assert shown[0] == "MaintenanceProgress" and shown[-1] == "MaintenanceFinished"

@@ -2,10 +2,14 @@
 three-step action, whoever starts it — a command, a [Retry], the watcher, a restart.
 
 Everything a front shows of a running maintenance comes as events: progress after each
-step, and the final report (done, or which step failed and what is held now)."""
+step (shown without holding up the next; one a newer supersedes before it is shown is
+skipped), and the final report (done, or which step failed and what is held now)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -30,6 +34,8 @@ from bot.sizing import HUNDRED, notional
 from bot.venues.base import VenueError, held_position
 
 __all__ = ["Maintenance", "MaintenancePlan", "MaintenanceReport", "PlannedMaintenance"]
+
+log = logging.getLogger(__name__)
 
 COUNT_RULE = "maintenance"
 
@@ -66,9 +72,49 @@ class MaintenanceReport:
         return self.result.fees / traded * HUNDRED if traded else Decimal(0)
 
 
+class ProgressChain:
+    """One action's progress messages, shown in order without holding up its steps: each
+    waits for the one before; one that a newer one (or the final report) supersedes
+    before it starts is skipped, the newer shows more."""
+
+    def __init__(self) -> None:
+        self._last: asyncio.Task[None] | None = None
+        self._latest = 0
+
+    def push(self, show: Callable[[], Awaitable[None]]) -> None:
+        self._latest += 1
+        self._last = asyncio.create_task(self._show(self._latest, self._last, show))
+
+    async def _show(self, n: int, before: asyncio.Task[None] | None,
+                    show: Callable[[], Awaitable[None]]) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        if n != self._latest:
+            return
+        try:
+            await show()
+        except Exception:  # progress is for the user: failing to show it stops nothing
+            log.exception("maintenance_progress_not_shown")
+
+    def close(self) -> None:
+        """No progress starts from now on: the final report follows."""
+        self._latest += 1
+
+    async def drain(self) -> None:
+        """Until the progress being shown is shown, so the final report comes after it."""
+        if self._last is not None:
+            await asyncio.wait([self._last])
+
+    def cancel(self) -> None:
+        if self._last is not None:
+            self._last.cancel()
+
+
 class Maintenance:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        # The position as `start` read it, for the run that follows at once: not read again.
+        self._held: dict[int, Position] = {}
 
     def count(self, key: tuple[str, str, str]) -> int:
         return int(self.ctx.store.get_rule_state(*key, COUNT_RULE).get("count", 0))
@@ -134,6 +180,7 @@ class Maintenance:
                                               requested_by=requested_by, chat_id=chat_id)
         if message_id is not None:
             self.ctx.store.update_action(action, message_id=message_id)
+        self._held[action] = held
         return action
 
     async def retry(self, action_id: int, chat_id: int, message_id: int
@@ -148,6 +195,7 @@ class Maintenance:
         not; None when the action is unknown or another action holds the position;
         refused when it finished already."""
         ctx = self.ctx
+        held = self._held.pop(action_id, None)
         record = ctx.store.action_with_steps(action_id)
         if record is None:
             return None
@@ -158,7 +206,7 @@ class Maintenance:
                  "message_id": record.message_id, "requested_by": record.requested_by}
         try:
             with ctx.busy.hold(plan.key):
-                report = await self._run(action_id, plan, shown)
+                report = await self._run(action_id, plan, shown, held)
         except PositionBusy:
             if record.state.value == "planned":  # never started: it will not be
                 ctx.store.update_action(action_id, state="failed", error="position busy")
@@ -168,19 +216,31 @@ class Maintenance:
         await ctx.publish(MaintenanceFinished(report=report, **shown))
         return report
 
-    async def _run(self, action_id: int, plan: MaintenancePlan,
-                   shown: dict) -> MaintenanceReport:
+    async def _run(self, action_id: int, plan: MaintenancePlan, shown: dict,
+                   held: Position | None) -> MaintenanceReport:
         ctx = self.ctx
         close = ctx.config.rules.close
         runner = MaintenanceRunner(ctx.executor, ctx.store, ctx.venue(plan.account),
                                    close.slippage_pct, float(close.follow_timeout_seconds))
         ctx.store.update_action(action_id, state="running")
 
-        async def progress(result: MaintenanceResult) -> None:
-            await ctx.publish(MaintenanceProgress(
-                report=await self.report(plan, result, running=True), **shown))
+        chain = ProgressChain()
 
-        result = await runner.run(action_id, plan, progress)
+        async def progress(result: MaintenanceResult) -> None:
+            now = result.snapshot()  # what this step ended with, whenever it is shown
+
+            async def show() -> None:
+                await ctx.publish(MaintenanceProgress(
+                    report=await self.report(plan, now, running=True), **shown))
+
+            chain.push(show)
+
+        try:
+            result = await runner.run(action_id, plan, progress, held)
+        except BaseException:
+            chain.cancel()  # stopped: nothing of it is shown any more
+            raise
+        chain.close()
         if result.done:
             count = self.count(plan.key) + 1
             ctx.store.put_rule_state(*plan.key, COUNT_RULE, {"count": count})
@@ -190,7 +250,10 @@ class Maintenance:
             closed = result.steps[CLOSE_OLD].filled_size
             ctx.store.update_action(action_id, state="partial" if closed else "failed",
                                     error=result.error)
-        return await self.report(plan, result, running=False)
+        try:
+            return await self.report(plan, result, running=False)
+        finally:
+            await chain.drain()  # the final report comes after the last progress
 
     async def report(self, plan: MaintenancePlan, result: MaintenanceResult, *,
                      running: bool) -> MaintenanceReport:
