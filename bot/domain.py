@@ -8,7 +8,7 @@ adapters flip it at the edge so nothing inside has to remember).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -119,6 +119,9 @@ class OrderRequest:
     reduce_only: bool = False
     time_in_force: TimeInForce = TimeInForce.GTC
     expire_at: datetime | None = None  # for GTT
+    # This client id was never sent before (the executor's first attempt of a step): a
+    # venue that asks whether it has the id before sending may skip asking. Not journaled.
+    fresh: bool = field(default=False, compare=False)
 
     @property
     def opens(self) -> bool:

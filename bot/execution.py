@@ -217,7 +217,8 @@ class Executor:
             step_id, last_sent = step.id, step.updated_at
         outcome = Outcome(client_id, request)
         try:
-            order = await (self._place(venue, request) if last_sent is None
+            order = await (self._place(venue, replace(request, fresh=True))
+                           if last_sent is None
                            else self._find_or_place(venue, request, last_sent))
             self.journal.update_step(step_id, state="sent")
             self.journal.upsert_order(venue.name, order, action_id, step_id)

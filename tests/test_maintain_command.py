@@ -335,8 +335,8 @@ async def test_on_okx_the_maintenance_reads_no_mark_and_each_order_once_after_se
         made = server.requests[mark:]
     assert said[-1].startswith("🔧 Maintenance of APT-USDT-SWAP long on sub1")
     assert [r.path for r in made].count("/api/v5/public/mark-price") == 0
-    # per order: the OKX venue's own check for the client id before sending, the read
-    # after it; none to find the order id for its fills
-    assert [(r.method, r.path) for r in made].count(("GET", "/api/v5/trade/order")) == 6
+    # per order only the read after sending: no check for a client id never sent, none
+    # to find the order id for its fills
+    assert [(r.method, r.path) for r in made].count(("GET", "/api/v5/trade/order")) == 3
     fills = [r for r in made if r.path == "/api/v5/trade/fills"]
     assert len(fills) == 3 and all(r.query.get("ordId") for r in fills)

@@ -4,6 +4,7 @@ shapes, response parsing and error codes are all exercised; nothing leaves 127.0
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -272,3 +273,16 @@ async def test_candles_are_oldest_first_exact_and_their_bar_named_as_okx_does():
     asked = [r.query for r in server.requests_to("/api/v5/market/candles")]
     assert asked == [{"instId": APT, "bar": "5m", "limit": "3"},
                      {"instId": APT, "bar": "1H", "limit": "1"}]
+
+
+async def test_a_client_id_never_sent_is_not_asked_for_before_sending(server, venue):
+    """Issue 16: the executor marks its first attempt `fresh`; a resend still asks first,
+    so a finished order is never placed twice."""
+    await venue.instruments()
+    order = close_long("fresh1", "5", D("5.1"))
+    await venue.place_order(dataclasses.replace(order, fresh=True))
+    assert [r.method for r in server.requests if r.path == "/api/v5/trade/order"] == [
+        "POST", "GET"]  # sent, then read: not asked for first
+    await venue.place_order(order)  # the same id again, not fresh: found, not placed
+    assert [r.method for r in server.requests if r.path == "/api/v5/trade/order"] == [
+        "POST", "GET", "GET"]

@@ -209,8 +209,10 @@ class CcxtVenue:
             raise InvalidOrder("an order needs a client id", venue=self.venue)
         inst = await self.instrument(request.symbol)
         self._check_grid(request, inst)
-        # Some venues accept a finished order's client id again: ask before sending.
-        existing = await self._existing(request.symbol, request.client_id)
+        # Some venues accept a finished order's client id again: ask before sending
+        # (unless the id was never sent before).
+        existing = None if request.fresh else await self._existing(request.symbol,
+                                                                   request.client_id)
         if existing is not None:
             return existing
         params: dict[str, Any] = {"clientOrderId": request.client_id, "marginMode": "isolated",

@@ -202,8 +202,10 @@ class OkxVenue:
             raise InvalidOrder("an order needs a client id", code="51000", venue=VENUE)
         await self._ensure_account_mode()
         # OKX refuses a duplicate clOrdId only while the first order is pending; a
-        # finished one would be placed again. Ask first, so a resend never doubles.
-        existing = await self._existing(request.symbol, request.client_id)
+        # finished one would be placed again. Ask first, so a resend never doubles (a
+        # client id never sent before has nothing to find: one round trip saved).
+        existing = None if request.fresh else await self._existing(request.symbol,
+                                                                   request.client_id)
         if existing is not None:
             return existing
         try:
