@@ -360,7 +360,7 @@ def tune(app) -> None:
     for venue in app.venues.values():
         assert isinstance(venue, OkxVenue)
         venue.timeout_seconds = HTTP_TIMEOUT
-        for client in venue._clients:
+        for client in (*venue._clients, venue._market, venue._public):
             client.timeout = httpx.Timeout(HTTP_TIMEOUT)
         venue._retry = FAST_READS
     app.executor.follow_settings = replace(app.executor.follow_settings,

@@ -139,6 +139,27 @@ def config_with(*accounts):
     return parse_config({"accounts": list(accounts)})
 
 
+async def test_okx_accounts_of_one_site_share_its_public_clients_and_instruments(tmp_path):
+    """Issue 16: two python-okx clients and one instrument list per site, not per account."""
+    keys = {"venue": "okx", "api_secret": "s", "passphrase": "p",
+            "base_url": "http://127.0.0.1:9"}
+    config = config_with({"name": "main", "api_key": "k1", **keys},
+                         {"name": "sub1", "role": "sub", "api_key": "k2", **keys},
+                         {"name": "sub2", "role": "sub", "api_key": "k3", **keys,
+                          "demo": True})
+    venues, _ = build_venues(config, lambda: None, tmp_path)
+    main, sub1, sub2 = venues["main"], venues["sub1"], venues["sub2"]
+    try:
+        assert main._public is sub1._public and main._market is sub1._market
+        assert main._instruments is sub1._instruments
+        assert sub2._public is not main._public  # the demo site is another site
+        assert main._trade is not sub1._trade  # each account signs with its own key
+    finally:
+        for venue in venues.values():
+            await venue.close()
+    assert main._public.is_closed and sub2._public.is_closed  # by the last to leave
+
+
 async def test_okx_and_ccxt_accounts_become_their_adapters(tmp_path):
     config = config_with(
         {"name": "main", "venue": "okx", "api_key": "k1", "api_secret": "s1",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -55,13 +56,14 @@ def build_venues(config: Config, clock: Callable[[], datetime],
         except (OSError, ValueError, KeyError) as exc:
             raise VenueSetupError(f"paper state {path}: cannot be loaded ({exc})") from exc
         runtime = PaperRuntime(exchange, store)
+    shared: dict[tuple[Any, ...], Any] = {}  # what the accounts of one site share
     for index, account in enumerate(config.accounts):
         if account.venue == "paper":
             assert runtime is not None
             venues[account.name] = PaperVenue(runtime.exchange, account.name, runtime.store)
         else:
             try:
-                venues[account.name] = _network_venue(account)
+                venues[account.name] = _network_venue(account, shared)
             except ValueError as exc:
                 raise VenueSetupError(f"accounts[{index}] ({account.name}): {exc}") from None
     return venues, runtime
@@ -71,16 +73,21 @@ def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
-def _network_venue(account: AccountConfig) -> Venue:
+def _network_venue(account: AccountConfig, shared: dict[tuple[Any, ...], Any]) -> Venue:
     """An OKX, Lighter or ccxt account. The SDKs are imported here, not at the top: ccxt
-    alone takes half a second to import, which the paper demo should not pay."""
+    alone takes half a second to import, which the paper demo should not pay. OKX
+    accounts of one site share its public clients and instrument list (`shared`)."""
     if account.venue == "okx":
+        from bot.venues.okx.market import OkxMarket
         from bot.venues.okx.venue import OkxVenue
 
+        site = ("okx", account.base_url, account.demo)
+        if site not in shared:
+            shared[site] = OkxMarket(demo=account.demo, base_url=account.base_url)
         return OkxVenue(account.name, api_key=_secret(account.api_key),
                         api_secret=_secret(account.api_secret),
                         passphrase=_secret(account.passphrase), demo=account.demo,
-                        base_url=account.base_url)
+                        base_url=account.base_url, market=shared[site])
     if account.venue == "lighter":
         from bot.venues.lighter.venue import LighterVenue
 

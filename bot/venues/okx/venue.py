@@ -19,8 +19,6 @@ from typing import Any
 
 import httpx
 from okx.Account import AccountAPI
-from okx.MarketData import MarketAPI
-from okx.PublicData import PublicAPI
 from okx.Trade import TradeAPI
 
 from bot.domain import (
@@ -48,8 +46,8 @@ from bot.venues.base import (
     VenueUnavailable,
     bar_seconds,
 )
-from bot.venues.instrument_cache import InstrumentCache
 from bot.venues.okx import parse
+from bot.venues.okx.market import OkxMarket
 from bot.venues.retry import READ_RETRY_ON, WRITE_RETRY_ON, RetryPolicy, Sleep, retrying
 
 log = logging.getLogger(__name__)
@@ -58,7 +56,6 @@ VENUE = parse.VENUE
 INST_TYPE = "SWAP"
 PAGE = 100  # OKX's largest page of fills
 MAX_PAGES = 20
-INSTRUMENT_REFRESH_SECONDS = 30.0  # an unknown symbol reloads the list at most this often
 BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1H"}  # OKX writes hours in capitals
 MAX_CANDLES = 300  # /market/candles gives at most this many a request
 
@@ -69,7 +66,9 @@ class OkxVenue:
     def __init__(self, name: str, *, api_key: str, api_secret: str, passphrase: str,
                  demo: bool = False, base_url: str | None = None,
                  timeout_seconds: float = 10.0, retry: RetryPolicy | None = None,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 sleep: Sleep = asyncio.sleep, market: OkxMarket | None = None) -> None:
+        """`market`: the public clients and instrument list shared by the accounts of one
+        site (the factory passes one per base URL and mode); none: this account's own."""
         self.name = name
         self.timeout_seconds = timeout_seconds
         self._retry = retry or RetryPolicy()
@@ -81,17 +80,19 @@ class OkxVenue:
                    "passphrase": passphrase}
         self._trade = TradeAPI(**private)
         self._account = AccountAPI(**private)
-        # Market data needs no key: those requests carry no signature at all.
-        self._market = MarketAPI(**common)
-        self._public = PublicAPI(**common)
         for client in self._clients:
             client.timeout = httpx.Timeout(timeout_seconds)
-        self._instruments = InstrumentCache(self._load_instruments, INSTRUMENT_REFRESH_SECONDS)
+        # Market data needs no key: those requests carry no signature at all.
+        self._shared = (market or OkxMarket(demo=demo, base_url=base_url,
+                                            timeout_seconds=timeout_seconds)).join()
+        self._market, self._public = self._shared.market, self._shared.public
+        self._instruments = self._shared.instruments(self._load_instruments)
         self._mode_checked = False
 
     @property
     def _clients(self) -> tuple[httpx.Client, ...]:
-        return (self._trade, self._account, self._market, self._public)
+        """This account's own (signed) clients."""
+        return (self._trade, self._account)
 
     # -- calling the SDK ----------------------------------------------------------------
 
@@ -323,6 +324,7 @@ class OkxVenue:
     async def close(self) -> None:
         for client in self._clients:
             await asyncio.to_thread(client.close)
+        await self._shared.leave()
 
 
 def _accepted(request: OrderRequest) -> Order:
