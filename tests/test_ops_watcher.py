@@ -70,8 +70,10 @@ async def test_auto_mode_runs_a_super_maintenance_on_the_ladder(store):
     # ladder tier 1: 100 USDT at 4.8 and 10x -> 208; keep 10 USDT at the 4.801 fill -> 21
     assert rig.orders() == [closing("sub1", "60"), opening("sub1", "208"),
                             closing("sub1", "187")]
-    assert [type(e) for e in rig.delivered] == [WatcherAlerted] + [MaintenanceProgress] * 3 + [
-        MaintenanceFinished]
+    # progress is shown alongside the next step, a newer one replacing one not shown yet
+    kinds = [type(e) for e in rig.delivered]
+    assert kinds[0] is WatcherAlerted and kinds[-1] is MaintenanceFinished
+    assert set(kinds[1:-1]) <= {MaintenanceProgress} and len(kinds) <= 5
     alert, finished = rig.delivered[0], rig.delivered[-1]
     assert (alert.mode, finished.name, finished.report.count) == ("auto", "maintenance_done", 1)
     [action] = store.recent_actions()
