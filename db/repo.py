@@ -278,6 +278,18 @@ class Store(ControlStore):
             return list(s.scalars(select(ActionRow.symbol)
                                   .where(ActionRow.symbol.is_not(None)).distinct()))
 
+    def fills_for_orders(self, account: str, client_ids: Iterable[str]) -> list[FillRecord]:
+        """The fills of several orders of one account (an action's), in one query a chunk."""
+        ids, found = sorted(set(client_ids)), []
+        with self._db.session() as s:
+            for start in range(0, len(ids), _IN_CHUNK):
+                query = (select(FillRow).where(
+                    FillRow.account == account,
+                    FillRow.order_client_id.in_(ids[start:start + _IN_CHUNK]))
+                    .order_by(FillRow.time, FillRow.id))
+                found += [FillRecord.of(r) for r in s.scalars(query)]
+        return found
+
     def fills_for_order(self, account: str, client_id: str) -> list[FillRecord]:
         query = (select(FillRow).where(FillRow.account == account,
                                        FillRow.order_client_id == client_id)

@@ -10,6 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from bot.domain import OrderRequest, OrderSide, OrderType, Side, TimeInForce
+from bot.ops.events import GridDecided
 from bot.ops.grid import KIND
 from bot.rules.grid import Direction, Place
 from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
@@ -183,7 +184,6 @@ async def test_bad_or_empty_questions_get_a_clear_answer(tmp_path, asked, told):
 
 
 def test_a_placed_decision_keeps_its_numbers_for_why():
-    from bot.ops.events import GridDecided
     event = GridDecided(grid="g", account_name="main", symbol_name=APT,
                         decision=Place(Direction.SELL, 0, D("0.5"), D(5), Direction.BUY),
                         client_id="c1")

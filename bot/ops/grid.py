@@ -107,8 +107,8 @@ class Grids:
             if step.state.value in OPEN_STATES and order is not None:
                 direction, level = _level_of(step.kind)
                 resting.append((direction, level, order.price or Decimal(0), order.size))
-        fills = [f.fill for o in orders.values()
-                 for f in ctx.store.fills_for_order(config.account, o.client_id)]
+        fills = [f.fill for f in ctx.store.fills_for_orders(
+            config.account, (o.client_id for o in orders.values()))]
         return GridReport(config, symbol, mode, resting, self._ledger(record, orders.values()),
                           held, sum((f.realized_pnl for f in fills), Decimal(0)),
                           sum((f.fee for f in fills), Decimal(0)))

@@ -89,8 +89,8 @@ class History:
     def _past(self, action: ActionRecord) -> PastAction:
         store = self.ctx.store
         orders = [r.order for r in store.orders_for_action(action.id)]
-        fills = [f.fill for o in orders
-                 for f in store.fills_for_order(action.account, o.client_id)]
+        fills = [f.fill for f in store.fills_for_orders(action.account,
+                                                        (o.client_id for o in orders))]
         filled = sum((o.filled_size for o in orders), ZERO)
         priced = sum((o.filled_size * o.average_price for o in orders
                       if o.average_price is not None and o.filled_size), ZERO)
