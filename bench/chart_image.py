@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.app import BotApp
 from bot.config import parse_config
-from handlers.chart import draw
+from handlers.chart_image import draw
 from handlers.local_chat import LocalChat
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)

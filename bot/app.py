@@ -4,6 +4,7 @@ them together and runs them. Nothing else constructs these."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
@@ -28,7 +29,7 @@ from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.ops.context import Context
 from bot.ops.ops import Ops
 from bot.secrecy import SecretScrubber, config_secrets
-from bot.venues.base import Venue
+from bot.venues.base import Streaming, Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
 from db.repo import Store
 from db.session import Database, DriverMissing
@@ -41,7 +42,9 @@ from handlers.local_transport import local_application_builder
 from handlers.telegram_limits import FittingBot
 from jobs.loops import schedule_loops
 from jobs.scheduler import Jobs
-from web.server import StatusPage
+
+if TYPE_CHECKING:
+    from web.server import StatusPage
 
 log = logging.getLogger(__name__)
 # A Conflict from getUpdates this soon after polling began means another bot polled first.
@@ -182,6 +185,8 @@ class BotApp:
         page = self.config.status_page
         if not page.enabled:
             return None
+        from web.server import StatusPage  # aiohttp's server: loaded only when it is on
+
         return StatusPage(self.ops.overview, token=(
             page.token.get_secret_value() if page.token is not None else None),
             scrub=self.scrub, serving=self.ready.is_set)
@@ -255,6 +260,7 @@ class BotApp:
                 app.create_task(self.ops.recovery.run(), name="reconcile")
                 await asyncio.sleep(0)
                 self.jobs.start()
+                self._watch_streams()
                 assert app.updater is not None
                 self._polling_since = time.monotonic()
                 await app.updater.start_polling(
@@ -281,6 +287,14 @@ class BotApp:
                     await app.updater.stop()
                 if app.running:
                     await app.stop()
+
+    def _watch_streams(self) -> None:
+        """Accounts whose venue streams: every price or position change wakes their
+        take-profit and hedge loop at once; its schedule stays as the fallback."""
+        for account in self.config.accounts:
+            venue = self.venues[account.name]
+            if account.streams and isinstance(venue, Streaming):
+                venue.watch(functools.partial(self.jobs.wake, f"take_profit:{account.name}"))
 
     def _polling_failed(self, exc: TelegramError) -> None:
         """PTB retries every polling error; one line each instead of its traceback. Two

@@ -40,6 +40,7 @@ from bot.config_errors import (
     secrets_in,
     shown,
     substitute,
+    ws_url,
 )
 from bot.config_rules import (
     Money,
@@ -107,6 +108,7 @@ Alert = Annotated[
 Ids = Annotated[list[int], BeforeValidator(id_list)]
 Secret = Annotated[SecretStr | None, BeforeValidator(secret_text)]
 Url = Annotated[str | None, BeforeValidator(blank_is_none), AfterValidator(http_url)]
+WsUrl = Annotated[str | None, BeforeValidator(blank_is_none), AfterValidator(ws_url)]
 
 
 class AccountRules(_Section):
@@ -127,6 +129,10 @@ class AccountConfig(_Section):
     passphrase: Secret = None
     demo: bool = False
     base_url: Url = None
+    # Prices and positions over the venue's websockets, REST polling when they are down
+    # (OKX). `ws_url`: scheme and host only; none: OKX's own, or base_url's host.
+    streams: bool = True
+    ws_url: WsUrl = None
     exchange: str | None = None
     account_index: Annotated[NoBoolInt | None, Field(ge=0)] = None
     api_key_index: Annotated[NoBoolInt | None, Field(ge=0, le=255)] = None
@@ -182,6 +188,8 @@ class AccountConfig(_Section):
         for key in ("account_index", "api_key_index"):
             if getattr(self, key) is not None and self.venue != "lighter":
                 raise field_problem(key, "only used with venue lighter")
+        if self.ws_url is not None and self.venue != "okx":
+            raise field_problem("ws_url", "only used with venue okx")
         return self
 
     def rule_mode(self, rule_name: RuleName) -> RuleMode:

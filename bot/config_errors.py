@@ -103,6 +103,13 @@ def http_url(value: str | None) -> str | None:
     return value
 
 
+def ws_url(value: str | None) -> str | None:
+    if value is not None and not re.match(r"wss?://[^\s/]+/?$", value):
+        raise problem(f"expected ws:// or wss:// and a host (the bot adds the paths), "
+                      f"got {shown(value)}")
+    return value.rstrip("/") if value is not None else None
+
+
 def join_path(loc: Sequence[str | int]) -> str:
     path = ""
     for part in loc:

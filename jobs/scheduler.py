@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 JobFunc = Callable[[], Awaitable[None]]
 FIRST_RUN_DELAY = 0.2  # seconds after start for jobs that should run at once
+# The accounts of one loop (take_profit:main, take_profit:sub1, ...) start this far apart
+# at most, spread evenly: 200 accounts at a 1 s interval then read 5 ms apart instead of
+# all at the same instant, every interval after. A longer interval still starts within
+# this, so no loop's first run waits long.
+SPREAD_MAX_SECONDS = 1.0
 LATE_FACTOR = 1.5  # a run this many intervals after the previous one is late
 MAX_PROBLEMS_KEPT = 50  # per job: failures whose text varies must not grow memory forever
 
@@ -45,6 +50,9 @@ class Jobs:
         self._jobs: dict[str, tuple[JobFunc, JobStatus]] = {}
         self._first: dict[str, float | None] = {}
         self._failures: dict[str, dict[str, int]] = {}  # job -> problem -> repeats logged
+        self._woken: set[str] = set()  # jobs with a woken run waiting or going
+        self._again: set[str] = set()  # jobs woken again since their woken run began
+        self._idle: dict[str, asyncio.Event] = {}  # set while the job is not running
 
     def add(self, name: str, interval_seconds: float, func: JobFunc, *,
             pausable: bool = True, first: float | None = None) -> None:
@@ -63,14 +71,50 @@ class Jobs:
                 # APScheduler skips a first run whose time has already passed when the job
                 # is added, so "at once" is a moment from now, not now.
                 self._tick, interval=status.interval_seconds,
-                first=first if first is not None else FIRST_RUN_DELAY, name=name, data=name,
+                first=first if first is not None else FIRST_RUN_DELAY + self._offset(name),
+                name=name, data=name,
                 job_kwargs={"max_instances": 1, "coalesce": True,
                             "misfire_grace_time": max(1, int(status.interval_seconds))},
             )
 
+    def _offset(self, name: str) -> float:
+        """Where this job's first run falls among its loop's (the jobs named alike up to
+        the colon): the k-th of n starts k/n of the spread later."""
+        loop = name.partition(":")[0]
+        same = [n for n in self._jobs if n.partition(":")[0] == loop]
+        spread = min(self._jobs[name][1].interval_seconds, SPREAD_MAX_SECONDS)
+        return spread * same.index(name) / len(same)
+
     async def run_now(self, name: str) -> None:
         """Run one job once, through the same guards (tests, and a future /run command)."""
         await self._run(name)
+
+    def wake(self, name: str) -> None:
+        """Run a job as soon as it is not running, besides its schedule: a stream saw a
+        price or a position change. Wakes while a run is waiting or going add one more
+        run after it, never more (a burst of price ticks is one look at the newest)."""
+        if name not in self._jobs:
+            return
+        self._again.add(name)
+        if name in self._woken:
+            return
+        self._woken.add(name)
+        task = asyncio.get_running_loop().create_task(self._woken_runs(name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _woken_runs(self, name: str) -> None:
+        idle = self._idle.setdefault(name, asyncio.Event())
+        try:
+            while name in self._again:
+                if self._jobs[name][1].running:
+                    idle.clear()
+                    await idle.wait()  # a run in flight reads before the change: one after it
+                    continue
+                self._again.discard(name)
+                await self._run(name)
+        finally:
+            self._woken.discard(name)
 
     def statuses(self) -> list[JobStatus]:
         result = []
@@ -102,9 +146,10 @@ class Jobs:
         status = self._jobs[name][1]
         now, last = time.monotonic(), status.last_start
         status.last_start = now
-        if status.running:  # a run_now still going: this tick is lost like any other
-            await self._behind(name, "skipped")
-            return
+        if status.running:
+            if name not in self._woken:  # a run_now still going: lost like any other tick
+                await self._behind(name, "skipped")
+            return  # (a woken run going: the rule is looking already)
         if last is not None and now - last > status.interval_seconds * LATE_FACTOR:
             await self._behind(name, "late")
         elif last is not None and self.on_time is not None and status.pausable:
@@ -152,6 +197,8 @@ class Jobs:
                 await self.on_error(name, exc)
         finally:
             status.running = False
+            if name in self._idle:
+                self._idle[name].set()
             status.runs += 1
             status.last_run = datetime.now(UTC)
             status.last_duration = time.monotonic() - started

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.app import BotApp
 from bot.config import Config, parse_config
 from handlers.local_chat import LocalChat
+from jobs.scheduler import FIRST_RUN_DELAY, SPREAD_MAX_SECONDS
 from tests.fakes.okx_accounts import credentials_of
 
 USER = 1001
@@ -31,14 +32,15 @@ def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str 
                 rules: dict[str, Any] | None = None, paper: dict[str, Any] | None = None,
                 close: dict[str, Any] | None = None,
                 telegram: dict[str, Any] | None = None,
-                grids: list[dict[str, Any]] | None = None) -> Config:
+                grids: list[dict[str, Any]] | None = None, streams: bool = False) -> Config:
     """main (role main) and sub1 (role sub): paper accounts, or OKX accounts at `okx_url`
-    with the fake server's keys. `rules` sets each account's rule switches over
-    take_profit, hedge and correction off; `paper`, `close` (rules.close) and `telegram`
-    add to those sections of the config; `grids` is its `grids:`."""
+    with the fake server's keys, read over REST unless `streams`. `rules` sets each
+    account's rule switches over take_profit, hedge and correction off; `paper`, `close`
+    (rules.close) and `telegram` add to those sections of the config; `grids` is its
+    `grids:`."""
     def account(name: str, role: str) -> dict[str, Any]:
         venue = {"venue": "paper"} if okx_url is None else {
-            "venue": "okx", "base_url": okx_url, **credentials_of(name)}
+            "venue": "okx", "base_url": okx_url, "streams": streams, **credentials_of(name)}
         return {"name": name, "role": role, **venue,
                 "rules": {"take_profit": False, "hedge": False, "correction": False,
                           **(rules or {})}}
@@ -87,7 +89,8 @@ async def running(config: Config, *, user_id: int | None = USER,
     """(app, chat): the bot serving in a task until the block ends, talking to `user_id`
     through a LocalChat (None: no LocalChat, the Bot API of the config's telegram
     section). `prepare(app)` runs before it starts, e.g. to seed its exchange. The block
-    starts once the bot serves."""
+    starts once the bot serves and the jobs' first runs (spread over their first second)
+    are over: what the test does next does not race them for a position."""
     app, chat = _new_bot(config, user_id, clock)
     if prepare is not None:
         prepare(app)
@@ -99,10 +102,22 @@ async def running(config: Config, *, user_id: int | None = USER,
         await asyncio.wait({ready, task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()  # a start that failed fails the test with its own error
+        await _first_runs_over(app, task)
         yield app, chat
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+async def _first_runs_over(app: BotApp, serving: asyncio.Task[None]) -> None:
+    horizon = datetime.now(UTC) + timedelta(seconds=FIRST_RUN_DELAY + SPREAD_MAX_SECONDS)
+    soon = {s.name for s in app.jobs.statuses()
+            if s.last_start is None and s.next_run is not None and s.next_run <= horizon}
+    for _ in range(250):
+        if serving.done() or all(s.last_start is not None and not s.running
+                                 for s in app.jobs.statuses() if s.name in soon):
+            return
+        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

@@ -417,7 +417,7 @@ def write_config(folder: Path, okx_url: str, telegram: FakeTelegramServer, *,
         switches = {"take_profit": False, "hedge": False, "correction": False,
                     "watcher": "off", **(rules or {}).get(name, {})}
         return {"name": name, "role": role, "venue": "okx", "base_url": okx_url,
-                **credentials_of(name), "rules": switches}
+                "streams": False, **credentials_of(name), "rules": switches}
 
     config = {
         "language": "en",

@@ -19,7 +19,7 @@ from bot.ops.chart import ChartData
 from bot.venues.base import VenueUnavailable
 from bot.venues.paper.demo import INSTRUMENTS
 from handlers import messages
-from handlers.chart import draw
+from handlers.chart_image import draw
 from handlers.console import ConsoleChat
 from handlers.local_transport import LocalChatRequest
 from handlers.messages_chart import CHART_TEXTS

@@ -95,7 +95,7 @@ async def test_readme_okx_example_pointed_at_the_fake_server(tmp_path):
         assert [a["venue"] for a in accounts] == ["okx", "okx"]
         for account in accounts:
             account["base_url"] = server.base_url
-            account["rules"] = {"take_profit": False, "hedge": False}
+            account["rules"] = {"take_profit": False, "hedge": False, "correction": False}
         path = tmp_path / "config.yaml"
         path.write_text(yaml.safe_dump({
             "language": "en", "telegram": {"allowed_user_ids": [USER]},

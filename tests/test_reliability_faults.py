@@ -40,15 +40,12 @@ import asyncio
 import json
 import re
 import shutil
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-import httpx
-import httpx._transports.default as httpx_transport
 import pytest
 from aiohttp import web
 
@@ -360,8 +357,6 @@ def tune(app) -> None:
     for venue in app.venues.values():
         assert isinstance(venue, OkxVenue)
         venue.timeout_seconds = HTTP_TIMEOUT
-        for client in (*venue._clients, venue._market, venue._public):
-            client.timeout = httpx.Timeout(HTTP_TIMEOUT)
         venue._retry = FAST_READS
     app.executor.follow_settings = replace(app.executor.follow_settings,
                                            poll_max_seconds=POLL_MAX_SECONDS)
@@ -596,25 +591,11 @@ def check_nothing_abandoned(v: Verdict, app) -> None:
 # -- the matrix ----------------------------------------------------------------------
 
 
-_TLS_CONTEXTS: dict[str, ssl.SSLContext] = {}
-
-
 @pytest.fixture
 def fast(monkeypatch):
-    """A good-till-time batch is cancelled 0.2 s after its expiry, not 30 s. And the
-    bot's eight python-okx clients share one TLS context instead of loading the CA bundle
-    each (75 ms apiece, at every start): the fake server speaks plain HTTP anyway."""
+    """A good-till-time batch is cancelled 0.2 s after its expiry, not 30 s."""
     monkeypatch.setattr(bot.closing, "GTT_GRACE_SECONDS", GTT_GRACE_SECONDS)
     monkeypatch.setattr(bot.execution, "GTT_GRACE_SECONDS", GTT_GRACE_SECONDS)
-    make = httpx_transport.create_ssl_context
-
-    def shared(**kwargs: Any) -> ssl.SSLContext:
-        key = repr(sorted(kwargs.items()))
-        if key not in _TLS_CONTEXTS:
-            _TLS_CONTEXTS[key] = make(**kwargs)
-        return _TLS_CONTEXTS[key]
-
-    monkeypatch.setattr(httpx_transport, "create_ssl_context", shared)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from bot.venues.factory import VenueSetupError, build_venues
 from bot.venues.lighter.venue import LighterVenue
 from bot.venues.okx.codes import okx_error
 from bot.venues.okx.parse import data_of, order_from
+from bot.venues.okx.site import OkxKeys
 from bot.venues.okx.venue import OkxVenue
 from tests.fakes.okx_accounts import KEYS, credentials_of, seeded_exchange
 from tests.fakes.okx_server import FakeOkxServer
@@ -139,8 +140,9 @@ def config_with(*accounts):
     return parse_config({"accounts": list(accounts)})
 
 
-async def test_okx_accounts_of_one_site_share_its_public_clients_and_instruments(tmp_path):
-    """Issue 16: two python-okx clients and one instrument list per site, not per account."""
+async def test_okx_accounts_of_one_site_share_its_http_client_and_instruments(tmp_path):
+    """Issue 16: one HTTP client (one TLS context, one connection pool) and one instrument
+    list per site, not per account."""
     keys = {"venue": "okx", "api_secret": "s", "passphrase": "p",
             "base_url": "http://127.0.0.1:9"}
     config = config_with({"name": "main", "api_key": "k1", **keys},
@@ -150,14 +152,16 @@ async def test_okx_accounts_of_one_site_share_its_public_clients_and_instruments
     venues, _ = build_venues(config, lambda: None, tmp_path)
     main, sub1, sub2 = venues["main"], venues["sub1"], venues["sub2"]
     try:
-        assert main._public is sub1._public and main._market is sub1._market
+        assert main._site.http is sub1._site.http
         assert main._instruments is sub1._instruments
-        assert sub2._public is not main._public  # the demo site is another site
-        assert main._trade is not sub1._trade  # each account signs with its own key
+        assert sub2._site is not main._site  # the demo site is another site
+        assert main._keys.api_key != sub1._keys.api_key  # each account signs with its own
+        shown = repr(OkxKeys("key", "a-secret", "a-passphrase"))
+        assert "a-secret" not in shown and "a-passphrase" not in shown
     finally:
         for venue in venues.values():
             await venue.close()
-    assert main._public.is_closed and sub2._public.is_closed  # by the last to leave
+    assert main._site.http.is_closed and sub2._site.http.is_closed  # by the last to leave
 
 
 async def test_okx_and_ccxt_accounts_become_their_adapters(tmp_path):
@@ -175,8 +179,8 @@ async def test_okx_and_ccxt_accounts_become_their_adapters(tmp_path):
         main, sub, grid = venues["main"], venues["sub1"], venues["grid"]
         assert isinstance(main, OkxVenue) and isinstance(sub, OkxVenue)
         assert (main.name, main.venue, grid.venue) == ("main", "okx", "ccxt:bitget")
-        assert str(main._trade.base_url).rstrip("/") == "http://127.0.0.1:9"
-        assert (main._trade.flag, sub._trade.flag) == ("0", "1")  # demo trading
+        assert str(main._site.http.base_url).rstrip("/") == "http://127.0.0.1:9"
+        assert (main._site.flag, sub._site.flag) == ("0", "1")  # demo trading
         assert isinstance(grid, CcxtVenue)
         # sandbox first, then every Bitget API family points at the base URL
         assert set(grid.exchange.urls["api"].values()) == {"http://127.0.0.1:9"}

@@ -7,7 +7,7 @@ One Venue object is one account (one set of credentials).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -191,6 +191,17 @@ class Venue(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class Streaming(Protocol):
+    """A venue whose positions and prices can come over its websockets."""
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Stream from now on, calling `changed` on every change (a price, a position);
+        `positions()` answers from the stream while it is live and reads REST otherwise.
+        Stopped by `close()`."""
         ...
 
 

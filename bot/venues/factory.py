@@ -76,18 +76,19 @@ def _secret(value: SecretStr | None) -> str:
 def _network_venue(account: AccountConfig, shared: dict[tuple[Any, ...], Any]) -> Venue:
     """An OKX, Lighter or ccxt account. The SDKs are imported here, not at the top: ccxt
     alone takes half a second to import, which the paper demo should not pay. OKX
-    accounts of one site share its public clients and instrument list (`shared`)."""
+    accounts of one site share its HTTP client and instrument list (`shared`)."""
     if account.venue == "okx":
-        from bot.venues.okx.market import OkxMarket
+        from bot.venues.okx.site import OkxSite
         from bot.venues.okx.venue import OkxVenue
 
         site = ("okx", account.base_url, account.demo)
         if site not in shared:
-            shared[site] = OkxMarket(demo=account.demo, base_url=account.base_url)
+            shared[site] = OkxSite(demo=account.demo, base_url=account.base_url)
         return OkxVenue(account.name, api_key=_secret(account.api_key),
                         api_secret=_secret(account.api_secret),
                         passphrase=_secret(account.passphrase), demo=account.demo,
-                        base_url=account.base_url, market=shared[site])
+                        base_url=account.base_url, ws_url=account.ws_url,
+                        site=shared[site])
     if account.venue == "lighter":
         from bot.venues.lighter.venue import LighterVenue
 

@@ -14,13 +14,19 @@ latency) plus `fail_next` here, which answers the next N requests (optionally of
 path) with a given code, e.g. 50011 rate limit (HTTP 429) or 50013 system busy.
 Routes live in okx_routes_account.py and okx_routes_trade.py; the request pipeline,
 the recording and `fail_next` in keyed_server.py, shared with the Bitget fake.
+
+The same port serves OKX's websocket API at `ws_url` + "/ws/v5/public" and
+"/ws/v5/private" (okx_stream.py, channels in okx_channels.py), with its own faults:
+`drop_streams()`, `streams_down(True)`, and `ws_messages`, what clients sent (pings
+only counted, in `ws_pings`).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -31,9 +37,10 @@ from tests.fakes.keyed_server import Credentials, KeyedServer, Recorded, signed
 from tests.fakes.okx_routes_account import ROUTES as ACCOUNT_ROUTES
 from tests.fakes.okx_routes_account import Routes
 from tests.fakes.okx_routes_trade import ROUTES as TRADE_ROUTES
+from tests.fakes.okx_stream import STREAM_PATHS, OkxStreams, WsRecorded
 from tests.fakes.okx_wire import Answer, Ctx, OrderNotes, clean, error_answer
 
-__all__ = ["Credentials", "FakeOkxServer", "Recorded"]
+__all__ = ["Credentials", "FakeOkxServer", "Recorded", "WsRecorded"]
 
 ROUTES: Routes = {**ACCOUNT_ROUTES, **TRADE_ROUTES}
 _AUTH_HEADERS = ("OK-ACCESS-KEY", "OK-ACCESS-SIGN", "OK-ACCESS-TIMESTAMP",
@@ -59,6 +66,59 @@ class FakeOkxServer(KeyedServer[Ctx]):
         super().__init__(exchange, keys, ROUTES, credentials=credentials, demo=demo,
                          host=host)
         self._state = _State()
+        self._streams = OkxStreams(exchange, self.keys, self.credentials, self._state.notes,
+                                   self.errors)
+
+    # -- the websocket side (okx_stream.py) ---------------------------------------------
+
+    @property
+    def ws_url(self) -> str:
+        """The stream client appends OKX's paths, "/ws/v5/public" or "/ws/v5/private"."""
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def ws_messages(self) -> list[WsRecorded]:
+        return self._streams.messages
+
+    @property
+    def ws_pings(self) -> int:
+        """How many keepalive "ping"s clients sent (they are not in `ws_messages`)."""
+        return self._streams.pings
+
+    @property
+    def mark_idle_push_seconds(self) -> float:
+        """How often mark-price re-pushes an unchanged mark (OKX: 10 s)."""
+        return self._streams.mark_idle_push_seconds
+
+    @mark_idle_push_seconds.setter
+    def mark_idle_push_seconds(self, seconds: float) -> None:
+        self._streams.mark_idle_push_seconds = seconds
+        self._streams.wake_all()  # the watchers wait by the old interval
+
+    def drop_streams(self) -> None:
+        """Cut every open websocket like a network drop (no close frame: code 1006)."""
+        self._streams.drop()
+
+    def streams_down(self, down: bool) -> None:
+        """While True, websocket upgrades get HTTP 503 and open connections are cut."""
+        self._streams.set_down(down)
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self._streams.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self._streams.close()  # before the runner, which would wait on open sockets
+        await super().__aexit__(exc_type, exc, tb)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path in STREAM_PATHS:
+            return await self._streams.handle(request)
+        return await super()._handle(request)
+
+    # -- REST in OKX's words ----------------------------------------------------------------
 
     def _decode(self, raw: str) -> Any:
         return clean(json.loads(raw))

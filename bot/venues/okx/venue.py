@@ -1,11 +1,12 @@
-"""OKX v5 through python-okx: one account (main or sub-account, each with its own key).
+"""OKX v5: one account (main or sub-account, each with its own key).
 
-python-okx is synchronous (an httpx.Client per API group), so every call runs in a
-worker thread (`asyncio.to_thread`), never on the event loop. The account trades in
-long/short position mode with isolated margin; sizes are contracts; our client ids go
-out as `clOrdId`. Reads are retried with backoff; writes only after a rate-limit answer
-(the order was not taken). A write that times out raises `RequestTimeout`: the executor
-then looks the order up by client id before anything is sent again.
+Requests go through the site's shared asynchronous HTTP client (`OkxSite`: one
+connection pool for all accounts, no worker threads), signed with python-okx's helpers
+at python-okx's endpoint paths. The account trades in long/short position mode with
+isolated margin; sizes are contracts; our client ids go out as `clOrdId`. Reads are
+retried with backoff; writes only after a rate-limit answer (the order was not taken).
+A write that times out raises `RequestTimeout`: the executor then looks the order up by
+client id before anything is sent again.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from okx.Account import AccountAPI
-from okx.Trade import TradeAPI
+from okx import consts as c
+from okx.consts import GET, POST
 
 from bot.domain import (
     Balance,
@@ -47,7 +48,8 @@ from bot.venues.base import (
     bar_seconds,
 )
 from bot.venues.okx import parse
-from bot.venues.okx.market import OkxMarket
+from bot.venues.okx.site import OkxKeys, OkxSite
+from bot.venues.okx.stream import OkxStream, ws_base
 from bot.venues.retry import READ_RETRY_ON, WRITE_RETRY_ON, RetryPolicy, Sleep, retrying
 
 log = logging.getLogger(__name__)
@@ -58,48 +60,51 @@ PAGE = 100  # OKX's largest page of fills
 MAX_PAGES = 20
 BARS = {"1m": "1m", "5m": "5m", "15m": "15m", "1h": "1H"}  # OKX writes hours in capitals
 MAX_CANDLES = 300  # /market/candles gives at most this many a request
+PUBLIC_PATHS = ("/api/v5/public/", "/api/v5/market/")
 
 
 class OkxVenue:
     venue = VENUE
 
     def __init__(self, name: str, *, api_key: str, api_secret: str, passphrase: str,
-                 demo: bool = False, base_url: str | None = None,
+                 demo: bool = False, base_url: str | None = None, ws_url: str | None = None,
                  timeout_seconds: float = 10.0, retry: RetryPolicy | None = None,
-                 sleep: Sleep = asyncio.sleep, market: OkxMarket | None = None) -> None:
-        """`market`: the public clients and instrument list shared by the accounts of one
-        site (the factory passes one per base URL and mode); none: this account's own."""
+                 sleep: Sleep = asyncio.sleep, site: OkxSite | None = None) -> None:
+        """`site`: the HTTP client and instrument list shared by the accounts of one
+        site (the factory passes one per base URL and mode); none: this account's own.
+        `ws_url`: where `watch` streams from (none: OKX's, or base_url's host)."""
         self.name = name
         self.timeout_seconds = timeout_seconds
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
-        common: dict[str, Any] = {"flag": "1" if demo else "0", "debug": False}
-        if base_url:
-            common["domain"] = base_url.rstrip("/")
-        private = {**common, "api_key": api_key, "api_secret_key": api_secret,
-                   "passphrase": passphrase}
-        self._trade = TradeAPI(**private)
-        self._account = AccountAPI(**private)
-        for client in self._clients:
-            client.timeout = httpx.Timeout(timeout_seconds)
-        # Market data needs no key: those requests carry no signature at all.
-        self._shared = (market or OkxMarket(demo=demo, base_url=base_url,
-                                            timeout_seconds=timeout_seconds)).join()
-        self._market, self._public = self._shared.market, self._shared.public
-        self._instruments = self._shared.instruments(self._load_instruments)
+        self._keys = OkxKeys(api_key, api_secret, passphrase)
+        self._site = (site or OkxSite(demo=demo, base_url=base_url)).join()
+        self._instruments = self._site.instruments(self._load_instruments)
         self._mode_checked = False
+        self.ws_url = ws_base(ws_url, base_url, demo)
+        self._stream: OkxStream | None = None
 
-    @property
-    def _clients(self) -> tuple[httpx.Client, ...]:
-        """This account's own (signed) clients."""
-        return (self._trade, self._account)
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Stream this account's positions and marks from now on; `changed` is called on
+        every change. `positions()` then answers from the stream while it is live."""
+        if self._stream is None:
+            self._stream = OkxStream(self.name, self._keys, self.ws_url, self._instruments,
+                                     changed)
+            self._stream.start()
 
-    # -- calling the SDK ----------------------------------------------------------------
+    def _trading(self, symbol: str) -> None:
+        if self._stream is not None:
+            self._stream.traded(symbol)
 
-    async def _call(self, what: str, method: Callable[..., Any], **params: Any
+    # -- calling the API ----------------------------------------------------------------
+
+    async def _call(self, what: str, method: str, path: str, **params: Any
                     ) -> list[dict[str, Any]]:
+        # Market data carries no key: those requests are not signed at all.
+        keys = None if path.startswith(PUBLIC_PATHS) else self._keys
         try:
-            answer = await asyncio.to_thread(method, **params)
+            answer = await self._site.request(method, path, params, keys=keys,
+                                              timeout=self.timeout_seconds)
         except httpx.TimeoutException:
             raise RequestTimeout(f"{what}: no answer within {self.timeout_seconds:g} s",
                                  code="timeout", venue=VENUE) from None
@@ -110,14 +115,14 @@ class OkxVenue:
             raise VenueUnavailable(f"{what}: the answer was not JSON", venue=VENUE) from None
         return parse.data_of(answer)
 
-    async def _read(self, what: str, method: Callable[..., Any], **params: Any
+    async def _read(self, what: str, method: str, path: str, **params: Any
                     ) -> list[dict[str, Any]]:
-        return await retrying(lambda: self._call(what, method, **params), policy=self._retry,
+        return await retrying(lambda: self._call(what, method, path, **params), policy=self._retry,
                               retry_on=READ_RETRY_ON, what=what, sleep=self._sleep)
 
-    async def _write(self, what: str, method: Callable[..., Any], **params: Any
+    async def _write(self, what: str, method: str, path: str, **params: Any
                      ) -> list[dict[str, Any]]:
-        return await retrying(lambda: self._call(what, method, **params), policy=self._retry,
+        return await retrying(lambda: self._call(what, method, path, **params), policy=self._retry,
                               retry_on=WRITE_RETRY_ON, what=what, sleep=self._sleep)
 
     async def _ensure_account_mode(self) -> None:
@@ -125,7 +130,7 @@ class OkxVenue:
         mode would refuse every one of them, so say why once, clearly, before trading."""
         if self._mode_checked:
             return
-        rows = await self._read("account config", self._account.get_account_config)
+        rows = await self._read("account config", GET, c.ACCOUNT_CONFIG)
         config = rows[0] if rows else {}
         if config.get("posMode") != "long_short_mode":
             raise InvalidOrder(f"account {self.name} is in position mode "
@@ -140,7 +145,7 @@ class OkxVenue:
     # -- instruments and market data ----------------------------------------------------
 
     async def _load_instruments(self, reload: bool) -> list[Instrument | None]:
-        rows = await self._read("instruments", self._public.get_instruments,
+        rows = await self._read("instruments", GET, c.INSTRUMENT_INFO,
                                 instType=INST_TYPE)
         return [parse.instrument_from(row) for row in rows]
 
@@ -155,12 +160,12 @@ class OkxVenue:
         return inst
 
     async def order_book(self, symbol: str, depth: int = 5) -> OrderBook:
-        rows = await self._read("order book", self._market.get_orderbook, instId=symbol,
+        rows = await self._read("order book", GET, c.ORDER_BOOKS, instId=symbol,
                                 sz=str(depth))
         return parse.book_from(symbol, rows)
 
     async def mark_price(self, symbol: str) -> Decimal:
-        rows = await self._read("mark price", self._public.get_mark_price,
+        rows = await self._read("mark price", GET, c.MARK_PRICE,
                                 instType=INST_TYPE, instId=symbol)
         price = parse.dec(rows[0].get("markPx")) if rows else None
         if price is None:
@@ -169,17 +174,20 @@ class OkxVenue:
 
     async def candles(self, symbol: str, bar: str = "5m", limit: int = 96) -> Sequence[Candle]:
         bar_seconds(bar)  # a bar no venue draws is refused before any request
-        rows = await self._read("candles", self._market.get_candlesticks, instId=symbol,
+        rows = await self._read("candles", GET, c.MARKET_CANDLES, instId=symbol,
                                 bar=BARS[bar], limit=str(min(limit, MAX_CANDLES)))
         return parse.candles_from(rows)
 
     # -- account ------------------------------------------------------------------------
 
     async def _position_rows(self, symbol: str | None = None) -> list[dict[str, Any]]:
-        return await self._read("positions", self._account.get_positions, instType=INST_TYPE,
+        return await self._read("positions", GET, c.POSITION_INFO, instType=INST_TYPE,
                                 instId=symbol or "")
 
     async def positions(self) -> Sequence[Position]:
+        live = self._stream.positions() if self._stream is not None else None
+        if live is not None:
+            return live
         held = []
         for row in await self._position_rows():
             if parse.dec0(row.get("pos")) == 0:  # OKX lists recently closed ones as 0
@@ -193,7 +201,7 @@ class OkxVenue:
         return held
 
     async def balance(self) -> Balance:
-        return parse.balance_from(await self._read("balance", self._account.get_account_balance,
+        return parse.balance_from(await self._read("balance", GET, c.ACCOUNT_INFO,
                                                    ccy="USDT"))
 
     # -- orders -------------------------------------------------------------------------
@@ -209,8 +217,9 @@ class OkxVenue:
                                                                    request.client_id)
         if existing is not None:
             return existing
+        self._trading(request.symbol)
         try:
-            await self._write("place order", self._trade.place_order,
+            await self._write("place order", POST, c.PLACR_ORDER,  # (python-okx's spelling)
                               **parse.order_body(request))
         except InvalidOrder as exc:
             if exc.code != "51016":
@@ -230,7 +239,7 @@ class OkxVenue:
             return None
 
     async def _order(self, symbol: str, **ids: str) -> Order:
-        rows = await self._read("order", self._trade.get_order, instId=symbol, **ids)
+        rows = await self._read("order", GET, c.ORDER_INFO, instId=symbol, **ids)
         if not rows:
             raise OrderUnknown("Order does not exist", code="51603", venue=VENUE)
         return parse.order_from(rows[0])
@@ -248,14 +257,14 @@ class OkxVenue:
                                venue=VENUE)
         ids = {"ordId": venue_id} if venue_id else {"clOrdId": client_id or ""}
         try:
-            await self._write("cancel order", self._trade.cancel_order, instId=symbol, **ids)
+            await self._write("cancel order", POST, c.CANCEL_ORDER, instId=symbol, **ids)
         except InvalidOrder as exc:
             if exc.code != "51410":  # already being cancelled: what we wanted
                 raise
         return await self._order(symbol, **ids)
 
     async def open_orders(self, symbol: str | None = None) -> Sequence[Order]:
-        rows = await self._read("open orders", self._trade.get_order_list, instType=INST_TYPE,
+        rows = await self._read("open orders", GET, c.ORDERS_PENDING, instType=INST_TYPE,
                                 instId=symbol or "")
         return [parse.order_from(row) for row in rows]
 
@@ -267,21 +276,21 @@ class OkxVenue:
                 venue_id = (await self.order_by_client_id(symbol, client_id)).venue_id
             except OrderUnknown:
                 return []
-        rows = await self._fill_pages(self._trade.get_fills, symbol, venue_id)
+        rows = await self._fill_pages(c.ORDER_FILLS, symbol, venue_id)
         if not rows and venue_id:
             # /trade/fills keeps 3 days; older fills are in the 3-month history.
-            rows = await self._fill_pages(self._trade.get_fills_history, symbol, venue_id)
+            rows = await self._fill_pages(c.ORDERS_FILLS_HISTORY, symbol, venue_id)
         found = [parse.fill_from(row) for row in rows]
         if client_id:
             found = [f for f in found if f.client_id == client_id]
         return sorted(found, key=lambda f: f.time)
 
-    async def _fill_pages(self, method: Callable[..., Any], symbol: str | None,
+    async def _fill_pages(self, path: str, symbol: str | None,
                           venue_id: str | None) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         after = ""
         for _ in range(MAX_PAGES):  # newest first; `after` pages to older bills
-            page = await self._read("fills", method, instType=INST_TYPE, instId=symbol or "",
+            page = await self._read("fills", GET, path, instType=INST_TYPE, instId=symbol or "",
                                     ordId=venue_id or "", after=after, limit=str(PAGE))
             rows += page
             if len(page) < PAGE or not page[-1].get("billId"):
@@ -293,11 +302,12 @@ class OkxVenue:
 
     async def set_leverage(self, symbol: str, side: Side, leverage: Decimal) -> Decimal:
         await self._ensure_account_mode()
-        await self._write("set leverage", self._account.set_leverage,
+        self._trading(symbol)
+        await self._write("set leverage", POST, c.SET_LEVERAGE,
                           lever=parse.text(leverage), mgnMode="isolated", instId=symbol,
                           posSide=side.value)
         # SPEC §8: a venue may adjust or ignore a setting; what it reports back is the truth.
-        rows = await self._read("leverage", self._account.get_leverage, mgnMode="isolated",
+        rows = await self._read("leverage", GET, c.GET_LEVERAGE, mgnMode="isolated",
                                 instId=symbol)
         for row in rows:
             if row.get("posSide") in (side.value, "net") and parse.dec(row.get("lever")):
@@ -306,7 +316,8 @@ class OkxVenue:
 
     async def change_margin(self, symbol: str, side: Side, amount: Decimal) -> MarginChange:
         await self._ensure_account_mode()
-        await self._write("margin change", self._account.adjustment_margin, instId=symbol,
+        self._trading(symbol)
+        await self._write("margin change", POST, c.ADJUSTMENT_MARGIN, instId=symbol,
                           posSide=side.value, type="add" if amount > 0 else "reduce",
                           amt=parse.text(abs(amount)))
         inst = await self.instrument(symbol)
@@ -322,9 +333,9 @@ class OkxVenue:
                             leverage_after=real)
 
     async def close(self) -> None:
-        for client in self._clients:
-            await asyncio.to_thread(client.close)
-        await self._shared.leave()
+        if self._stream is not None:
+            await self._stream.close()
+        await self._site.leave()
 
 
 def _accepted(request: OrderRequest) -> Order:

@@ -71,6 +71,26 @@ class PaperExchange:
         self.resting: dict[str, list[PaperOrder]] = {s: [] for s in self.instruments}
         self.next_id = 1
         self.dirty = False  # state changed since the last save (see store.py)
+        # Told after each change of marks, positions or orders (see add_listener).
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- change listeners ---------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` after every change of marks, positions, orders or accounts.
+
+        For streaming doors (the fake OKX websocket): a listener only learns *that*
+        something changed, reads the state it cares about later, and must be cheap, as it
+        runs inside the engine's synchronous calls."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):  # a listener may remove itself
+            listener()
 
     # -- accounts and reads -----------------------------------------------------------
 
@@ -81,6 +101,7 @@ class PaperExchange:
         self.accounts[name] = account
         self.fills[name] = []
         self.dirty = True
+        self._changed()
         return account
 
     def account(self, name: str) -> PaperAccount:
@@ -128,10 +149,19 @@ class PaperExchange:
             acct.cash -= margin - pos.margin
             pos.margin = margin
         self.dirty = True
+        self._changed()
 
     # -- orders -----------------------------------------------------------------------
 
     def place_order(self, account: str, req: OrderRequest) -> Order:
+        accepted = self.next_id
+        try:
+            return self._place(account, req)
+        finally:
+            if self.next_id != accepted:  # an order was accepted (and maybe filled)
+                self._changed()
+
+    def _place(self, account: str, req: OrderRequest) -> Order:
         acct = self.account(account)
         existing = self.client_ids.get((account, req.client_id))
         if existing is not None:
@@ -189,6 +219,7 @@ class PaperExchange:
         if order.state.is_final:
             raise okx_error("51400", venue=VENUE)
         self._end(order, OrderState.CANCELED)
+        self._changed()
         return order.to_order()
 
     def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
@@ -221,6 +252,7 @@ class PaperExchange:
             pos.leverage = leverage
         acct.leverage[(symbol, side)] = leverage
         self.dirty = True
+        self._changed()
         return leverage
 
     def change_margin(self, account: str, symbol: str, side: Side,
@@ -241,6 +273,7 @@ class PaperExchange:
         pos.margin += amount
         acct.cash -= amount
         self.dirty = True
+        self._changed()
         real_leverage = notional(pos.size, self.market.mark(symbol), inst) / pos.margin
         return MarginChange(symbol=symbol, side=side, amount=amount, margin_after=pos.margin,
                             leverage_after=real_leverage)
@@ -252,20 +285,31 @@ class PaperExchange:
         self.market.set_mark(symbol, price)
         self.dirty = True
         self._match(symbol)
+        self._changed()
 
     def tick(self) -> None:
         """One step of time: marks walk, resting orders that the mark crossed fill, GTT
         orders whose time has come expire."""
         for symbol in self.market.walk():
             self._match(symbol)
-        self.expire_due()
+        self._expire()
         self.dirty = True
+        self._changed()
 
     def expire_due(self) -> None:
+        # Reads call this too: tell listeners only when an order did expire, or a listener
+        # that reads orders would wake itself forever.
+        if self._expire():
+            self._changed()
+
+    def _expire(self) -> bool:
         now = self.clock()
+        expired = False
         for orders in self.resting.values():
             for order in [o for o in orders if o.expire_at is not None and o.expire_at <= now]:
                 self._end(order, OrderState.EXPIRED)
+                expired = True
+        return expired
 
     # -- internals --------------------------------------------------------------------
 

@@ -1,0 +1,156 @@
+"""What the OKX benchmarks share: the unmodified bot (`python bot.py --config FILE`, its own
+process) against the fake OKX server, which notes when requests arrive, and the fake
+Telegram Bot API server; many accounts holding positions on made-up coins."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from bot.domain import Side
+from bot.venues.paper.demo import INSTRUMENTS, MARKS
+from bot.venues.paper.engine import PaperExchange
+from tests.fakes.okx_server import Credentials, FakeOkxServer
+from tests.fakes.telegram_server import FakeTelegramServer
+
+ROOT = Path(__file__).resolve().parents[1]
+USER = 1001
+TEMPLATE = next(i for i in INSTRUMENTS if i.symbol == "APT-USDT-SWAP")  # 1 coin a contract
+
+
+class TimedOkxServer(FakeOkxServer):
+    """Notes when each request arrives, by path and API key."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrivals: dict[tuple[str, str], list[float]] = defaultdict(list)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        key = (request.path, request.headers.get("OK-ACCESS-KEY", ""))
+        self.arrivals[key].append(time.monotonic())
+        return await super()._handle(request)
+
+
+def coins(count: int) -> list[str]:
+    return [f"C{n:02}-USDT-SWAP" for n in range(count)]
+
+
+def exchange_for(accounts: int, positions: int, *, longs_only: bool = False,
+                 ) -> tuple[PaperExchange, dict[str, str]]:
+    """`accounts` accounts (acct000, …) holding `positions` positions of 10 contracts at 5
+    USDT and 10x each, on made-up coins (long and short on each, or longs only), every
+    mark still at 5 until the bench moves it. Returns the exchange and its API keys."""
+    symbols = coins(positions if longs_only else (positions + 1) // 2)
+    made_up = [replace(TEMPLATE, symbol=s, base=s.split("-")[0]) for s in symbols]
+    ex = PaperExchange([*INSTRUMENTS, *made_up], {**MARKS, **{s: D(5) for s in symbols}})
+    ex.market.freeze()
+    keys = {}
+    for n in range(accounts):
+        name = f"acct{n:03}"
+        keys[f"key-{name}"] = name
+        ex.add_account(name, D(100000))
+        for k in range(positions):
+            if longs_only:
+                ex.seed_position(name, symbols[k], Side.LONG, D(10), D(5), D(10))
+            else:
+                side = Side.LONG if k % 2 == 0 else Side.SHORT
+                ex.seed_position(name, symbols[k // 2], side, D(10), D(5), D(10))
+    return ex, keys
+
+
+def write_config(folder: Path, okx_url: str, telegram: FakeTelegramServer,
+                 keys: dict[str, str], *, interval: float, streams: bool) -> Path:
+    """Every account on the fake OKX server with take-profit on, nothing else."""
+    accounts = [{"name": name, "role": "main" if n == 0 else "sub", "venue": "okx",
+                 "base_url": okx_url, "api_key": key, "api_secret": f"secret-{name}",
+                 "passphrase": f"pass-{name}", "streams": streams,
+                 "rules": {"take_profit": True, "hedge": False, "correction": False,
+                           "watcher": "off"}}
+                for n, (key, name) in enumerate(keys.items())]
+    config = {"language": "en",
+              "telegram": {"token": telegram.token, "base_url": telegram.base_url,
+                           "allowed_user_ids": [USER]},
+              "database": {"url": f"sqlite:///{folder / 'bot.db'}"},
+              "accounts": accounts,
+              "rules": {"take_profit": {"interval_seconds": interval},
+                        "close": {"follow_poll_seconds": "0.05"}}}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@dataclass
+class Running:
+    okx: TimedOkxServer
+    telegram: FakeTelegramServer
+    process: asyncio.subprocess.Process
+    started: float  # monotonic, just before the process was spawned
+
+    async def answer_to(self, text: str, answer: str, timeout: float = 30
+                        ) -> tuple[float, list[str]]:
+        """Say `text`: when the bot's answer (the first message after it containing
+        `answer`, not an alert) arrived, and all it said meanwhile."""
+        chat = self.telegram.chat
+        mark = len(chat.transcript)
+        await chat.say(text)
+        deadline = time.monotonic() + timeout
+        while not [e for e in chat.transcript[mark:] if e.kind == "sent" and answer in e.text]:
+            if self.process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"no answer to {text} (exit {self.process.returncode})")
+            await asyncio.sleep(0.01)
+        answered = time.monotonic()
+        await asyncio.sleep(1.0)  # a long answer comes in several messages
+        return answered, [e.text for e in chat.transcript[mark:] if e.kind == "sent"]
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        found = re.search(r"VmHWM:\s+(\d+) kB", status)
+        assert found is not None
+        return int(found.group(1)) / 1024
+
+
+@contextlib.asynccontextmanager
+async def bot_against(exchange: PaperExchange, keys: dict[str, str], *, interval: float,
+                      streams: bool) -> AsyncIterator[Running]:
+    credentials = {key: Credentials(f"secret-{name}", f"pass-{name}")
+                   for key, name in keys.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        async with TimedOkxServer(exchange, keys, credentials=credentials) as okx, \
+                FakeTelegramServer() as telegram:
+            telegram.chat.user["id"] = USER
+            telegram.chat.users = {USER: telegram.chat.user}
+            config = write_config(folder, okx.base_url, telegram, keys, interval=interval,
+                                  streams=streams)
+            env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
+            started = time.monotonic()
+            with (folder / "stderr").open("wb") as stderr:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, str(ROOT / "bot.py"), "--config", str(config),
+                    cwd=folder, env=env, stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
+            try:
+                yield Running(okx, telegram, process, started)
+            finally:
+                if process.returncode is None:
+                    process.terminate()
+                await process.wait()
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
