@@ -225,6 +225,20 @@ async def test_positions_follow_the_mark_and_margin(server, exchange):
         assert await silent(ws)
 
 
+async def test_positions_on_events_only_skip_the_marks(server, exchange):
+    """`updateInterval: "0"` (what the bot asks): a mark move is not a position event."""
+    async with connect(server.ws_url + PRIVATE) as ws:
+        await login(ws, key="key-sub1")
+        await subscribe(ws, channel="positions", instType="SWAP",
+                        extraParams='{"updateInterval": "0"}')
+        await recv(ws)  # the snapshot
+        exchange.set_mark(APT, D("5.3"))
+        assert await silent(ws)
+        exchange.change_margin("sub1", APT, Side.LONG, D(3))
+        [row] = (await recv(ws))["data"]
+        assert (row["margin"], row["markPx"]) == ("35", "5.3")
+
+
 async def test_orders_push_live_fill_and_cancel(server, exchange):
     async with connect(server.ws_url + PRIVATE) as ws:
         await login(ws)

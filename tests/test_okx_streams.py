@@ -12,6 +12,7 @@ from decimal import Decimal as D
 
 import pytest
 
+import bot.venues.okx.stream
 from bot.domain import OrderRequest, OrderSide, OrderType, Side
 from bot.venues.okx.stream import at_mark, ws_base
 from bot.venues.okx.venue import OkxVenue
@@ -86,7 +87,9 @@ def _order_index(server) -> int:
                 if r.method == "POST" and r.path == "/api/v5/trade/order")
 
 
-async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice(tmp_path):
+async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(bot.venues.okx.stream, "BACKOFF_MAX", 2.0)  # (30 s live)
     exchange = long_on_main()
     async with (FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server,
                 running(streaming_config(tmp_path, server.base_url)) as (app, _)):
@@ -101,12 +104,13 @@ async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice
         await until(lambda: exchange.orders)
         assert closes(exchange) == [tier_one("30")]
         server.streams_down(False)
-        await until(lambda: venue._stream.live, timeout=40)  # backoff: up to 30 s
+        await until(lambda: venue._stream.live)
         assert sum(m.message.get("op") == "login" for m in server.ws_messages) > logins
         exchange.set_mark(APT, D("5.18"))  # tier 2, over the stream again
         await until(lambda: len(exchange.orders) == 2)
         server.drop_streams()  # a drop and a quick reconnect: nothing fires again
-        await until(lambda: venue._stream.live, timeout=10)
+        await until(lambda: not venue._stream.live)
+        await until(lambda: venue._stream.live)
         exchange.set_mark(APT, D("5.181"))
         await asyncio.sleep(1.0)
         assert closes(exchange) == [tier_one("30"), tier_one("35")]

@@ -13,6 +13,7 @@ one connection that remembers what it pushed last, so that it pushes only what c
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,7 +123,22 @@ class _AccountChannel(Channel, ABC):
         return self.swaps and self.inst_id in (None, symbol)
 
 
+# What only the mark moves. With `extraParams: {"updateInterval": "0"}` OKX pushes a
+# position on its own events (a fill, a margin change), not on every mark: the price then
+# comes over the mark-price channel.
+_MARK_DRIVEN = ("markPx", "upl", "uplRatio", "uplLastPx", "uplRatioLastPx", "notionalUsd",
+                "last", "idxPx", "mgnRatio", "liqPx", "usdPx", "bePx")
+
+
 class Positions(_AccountChannel):
+    def __init__(self, feed: Feed, arg: Json) -> None:
+        super().__init__(feed, arg)
+        try:
+            interval = json.loads(arg.get("extraParams") or "{}").get("updateInterval")
+        except (ValueError, AttributeError):
+            raise WsError("60013", "Invalid args") from None
+        self.events_only = interval == "0"
+
     def first(self, now: float) -> list[Json]:
         self.pushed = self._rows()
         return [{"arg": self.arg, "eventType": "snapshot", "curPage": 1, "lastPage": True,
@@ -130,7 +146,8 @@ class Positions(_AccountChannel):
 
     def changes(self, now: float) -> list[Json]:
         rows = self._rows()
-        data = [row for k, row in rows.items() if _moved(row, self.pushed.get(k))]
+        ignored = _RESTAMPED + (_MARK_DRIVEN if self.events_only else ())
+        data = [row for k, row in rows.items() if _moved(row, self.pushed.get(k), ignored)]
         closed_at = ms(self.feed.exchange.clock())
         data += [{**row, **_CLOSED, "uTime": closed_at}
                  for k, row in self.pushed.items() if k not in rows]
@@ -215,9 +232,9 @@ class Orders(_AccountChannel):
         return rows
 
 
-def _moved(row: Json, before: Json | None) -> bool:
+def _moved(row: Json, before: Json | None, ignored: tuple[str, ...] = _RESTAMPED) -> bool:
     return before is None or any(v != before.get(k) for k, v in row.items()
-                                 if k not in _RESTAMPED)
+                                 if k not in ignored)
 
 
 def _after(base: Json, order: PaperOrder, done: list[Fill], inst: Instrument) -> Json:
