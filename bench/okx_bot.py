@@ -99,6 +99,7 @@ class Running:
     telegram: FakeTelegramServer
     process: asyncio.subprocess.Process
     started: float  # monotonic, just before the process was spawned
+    folder: Path
 
     async def answer_to(self, text: str, answer: str, timeout: float = 30
                         ) -> tuple[float, list[str]]:
@@ -110,7 +111,9 @@ class Running:
         deadline = time.monotonic() + timeout
         while not [e for e in chat.transcript[mark:] if e.kind == "sent" and answer in e.text]:
             if self.process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"no answer to {text} (exit {self.process.returncode})")
+                log = (self.folder / "stderr").read_text()[-3000:]
+                raise RuntimeError(f"no answer to {text} (exit {self.process.returncode}); "
+                                   f"the bot's log ends:\n{log}")
             await asyncio.sleep(0.01)
         answered = time.monotonic()
         await asyncio.sleep(1.0)  # a long answer comes in several messages
@@ -144,7 +147,7 @@ async def bot_against(exchange: PaperExchange, keys: dict[str, str], *, interval
                     cwd=folder, env=env, stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
             try:
-                yield Running(okx, telegram, process, started)
+                yield Running(okx, telegram, process, started, folder)
             finally:
                 if process.returncode is None:
                     process.terminate()

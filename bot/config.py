@@ -130,7 +130,8 @@ class AccountConfig(_Section):
     demo: bool = False
     base_url: Url = None
     # Prices and positions over the venue's websockets, REST polling when they are down
-    # (OKX). `ws_url`: scheme and host only; none: OKX's own, or base_url's host.
+    # (OKX, Lighter). `ws_url`: scheme and host only; none: the venue's own, or
+    # base_url's host.
     streams: bool = True
     ws_url: WsUrl = None
     exchange: str | None = None
@@ -188,8 +189,8 @@ class AccountConfig(_Section):
         for key in ("account_index", "api_key_index"):
             if getattr(self, key) is not None and self.venue != "lighter":
                 raise field_problem(key, "only used with venue lighter")
-        if self.ws_url is not None and self.venue != "okx":
-            raise field_problem("ws_url", "only used with venue okx")
+        if self.ws_url is not None and self.venue not in ("okx", "lighter", "ccxt"):
+            raise field_problem("ws_url", "only used with venues okx, lighter and ccxt")
         return self
 
     def rule_mode(self, rule_name: RuleName) -> RuleMode:

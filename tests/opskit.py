@@ -63,6 +63,9 @@ class Board:
     def statuses(self) -> list[JobStatus]:
         return list(self.jobs)
 
+    def status(self, name: str) -> JobStatus | None:
+        return next((s for s in self.jobs if s.name == name), None)
+
 
 class RecordingBus(EventBus):
     """The bus the composition root builds, also keeping every event published."""

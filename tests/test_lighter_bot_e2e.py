@@ -33,6 +33,9 @@ async def lighter_bot(tmp_path, rules=None):
             "accounts": [{"name": "lt", "venue": "lighter", "role": "main",
                           "api_key": private_key, "account_index": ACCOUNT,
                           "api_key_index": 4, "base_url": server.base_url,
+                          # REST only: run_now must be the one run (the stream would
+                          # wake its own; tests/test_lighter_streams.py covers that)
+                          "streams": False,
                           "rules": {"take_profit": False, "hedge": False,
                                     "correction": False, "watcher": "off", **(rules or {})}}],
             "rules": {"close": FAST_FOLLOW},

@@ -12,6 +12,7 @@ from bot.ops.events import (
     BotStarted,
     BotStopped,
     HandlerFailed,
+    JobBehind,
     JobFailed,
     Paused,
     ProblemResolved,
@@ -19,7 +20,7 @@ from bot.ops.events import (
     StaleUpdateDropped,
     Unauthorized,
 )
-from bot.ops.status import CLEAN_RUNS_TO_RESOLVE, AccountSummary, JobStatus
+from bot.ops.status import BEHIND, CLEAN_RUNS_TO_RESOLVE, AccountSummary, JobStatus
 from bot.venues.base import VenueUnavailable
 from tests.opskit import Board, D, make_config, make_rig
 
@@ -93,6 +94,26 @@ async def test_a_job_that_runs_again_is_told_resolved_once(store):
     assert resolved.alert == "system"
     assert [r.message for r in rig.recorded("problem_resolved")] == [
         f"job {JOB}: resolved after 3 runs (RuntimeError: boom)"]
+
+
+async def test_accounts_of_a_loop_falling_behind_together_are_one_alert(store):
+    """200 accounts behind at once are one problem (issue 16): told once for the loop, and
+    resolved once every account's run kept time again."""
+    jobs = [f"take_profit:acct{n}" for n in range(3)]
+    rig = make_rig(store, board=Board([JobStatus(j, 1, True, skipped=1) for j in jobs]))
+    for job in jobs:
+        await rig.ops.status.job_behind(job, "skipped")
+    await rig.ops.status.job_behind("watcher:acct0", "late")  # another loop: its own alert
+    assert [(e.job, e.why) for e in rig.of(JobBehind, delivered=True)] == [
+        ("take_profit:acct0", "skipped"), ("watcher:acct0", "late")]
+    for _ in range(CLEAN_RUNS_TO_RESOLVE):  # one account on time is not the loop on time
+        await rig.ops.status.job_on_time(jobs[0])
+    assert rig.of(ProblemResolved) == []
+    for _ in range(CLEAN_RUNS_TO_RESOLVE):
+        for job in jobs[1:]:
+            await rig.ops.status.job_on_time(job)
+    [resolved] = rig.of(ProblemResolved, delivered=True)
+    assert resolved.problem == BEHIND
 
 
 async def test_a_failing_job_is_not_told_again_after_a_restart(store):

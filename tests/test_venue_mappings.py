@@ -182,8 +182,13 @@ async def test_okx_and_ccxt_accounts_become_their_adapters(tmp_path):
         assert str(main._site.http.base_url).rstrip("/") == "http://127.0.0.1:9"
         assert (main._site.flag, sub._site.flag) == ("0", "1")  # demo trading
         assert isinstance(grid, CcxtVenue)
-        # sandbox first, then every Bitget API family points at the base URL
-        assert set(grid.exchange.urls["api"].values()) == {"http://127.0.0.1:9"}
+        # sandbox first, then every Bitget API family points at the base URL, and its
+        # websockets (ccxt.pro's, live and demo) at the same host over ws
+        api = dict(grid.exchange.urls["api"])
+        ws, demo = api.pop("ws"), api.pop("demo")
+        assert set(api.values()) == {"http://127.0.0.1:9"}
+        assert ws["private"] == demo["private"] == "ws://127.0.0.1:9/v2/ws/private"
+        assert ws["public"] == demo["public"] == "ws://127.0.0.1:9/v2/ws/public"
         assert grid.exchange.options["sandboxMode"] is True
         assert (grid.exchange.apiKey, grid.exchange.password) == ("k3", "p3")
     finally:

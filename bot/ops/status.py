@@ -4,6 +4,7 @@ with one alert per failure and one when it clears, and the start and stop notice
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -35,6 +36,8 @@ class JobBoard(Protocol):
     """Whatever schedules the jobs (the `jobs/` front) reports them through this."""
 
     def statuses(self) -> list[JobStatus]: ...
+
+    def status(self, name: str) -> JobStatus | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +100,13 @@ def _job_key(name: str) -> str:
     return f"job|{name}"
 
 
-def _late_key(name: str) -> str:
-    return f"job_late|{name}"
+def _loop_of(job: str) -> str:
+    """take_profit:main -> take_profit: the rule loop a job runs for one account."""
+    return job.partition(":")[0]
+
+
+def _late_key(loop: str) -> str:
+    return f"job_late|{loop}"
 
 
 class Status:
@@ -106,7 +114,8 @@ class Status:
         self.ctx = ctx
         self.board = board
         self._clean_runs: dict[str, int] = {}  # job -> clean runs since it last failed
-        self._on_time: dict[str, int] = {}  # job -> runs on time since it fell behind
+        self._on_time: dict[str, int] = {}  # loop -> runs on time since one fell behind
+        self._loop_sizes: dict[str, int] | None = None  # loop -> its jobs (one an account)
 
     async def snapshot(self) -> StatusSnapshot:
         healths = await asyncio.gather(*(self._health(n) for n in self.ctx.venues))
@@ -148,29 +157,38 @@ class Status:
 
     async def job_behind(self, job: str, why: str) -> None:
         """A scheduled run skipped (`skipped`) or started late (`late`): counted by the
-        scheduler, told once while the job keeps falling behind, and once when it has kept
-        time for `CLEAN_RUNS_TO_RESOLVE` runs in a row."""
-        self._on_time.pop(job, None)
-        if self.ctx.alerts.report(_late_key(job), "behind"):
-            status = next((s for s in self.board.statuses() if s.name == job), None)
+        scheduler, told once while the loop keeps falling behind — once for the loop, not
+        once per account: 200 accounts behind together are one problem, and 200 alerts
+        would only put the loop further behind — and once when every account's run has
+        kept time `CLEAN_RUNS_TO_RESOLVE` times since the last run that did not."""
+        loop = _loop_of(job)
+        self._on_time.pop(loop, None)
+        if self.ctx.alerts.report(_late_key(loop), "behind"):
+            status = self.board.status(job)
             await self.ctx.publish(JobBehind(
                 job=job, why=why, skipped=status.skipped if status else 0,
                 late=status.late if status else 0,
                 interval=status.interval_seconds if status else 0))
 
     async def job_on_time(self, job: str) -> None:
-        key = _late_key(job)
+        loop = _loop_of(job)
+        key = _late_key(loop)
         if not self.ctx.alerts.is_open(key):
             return
-        self._on_time[job] = self._on_time.get(job, 0) + 1
-        if self._on_time[job] < CLEAN_RUNS_TO_RESOLVE:
+        self._on_time[loop] = self._on_time.get(loop, 0) + 1
+        if self._on_time[loop] < CLEAN_RUNS_TO_RESOLVE * self._loop_size(loop):
             return
-        del self._on_time[job]
+        del self._on_time[loop]
         cleared = self.ctx.alerts.clear(key)
         if cleared is not None:
             await self.ctx.publish(ProblemResolved(
                 kind="system", job=job, problem=BEHIND,
                 since=cleared.first_at, count=cleared.count))
+
+    def _loop_size(self, loop: str) -> int:
+        if self._loop_sizes is None:  # the jobs are all scheduled at the start
+            self._loop_sizes = Counter(_loop_of(s.name) for s in self.board.statuses())
+        return max(1, self._loop_sizes.get(loop, 1))
 
     def summary(self) -> StartSummary:
         config = self.ctx.config

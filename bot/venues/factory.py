@@ -95,11 +95,12 @@ def _network_venue(account: AccountConfig, shared: dict[tuple[Any, ...], Any]) -
         assert account.account_index is not None and account.api_key_index is not None
         return LighterVenue(account.name, api_key=_secret(account.api_key),
                             account_index=account.account_index,
-                            api_key_index=account.api_key_index, base_url=account.base_url)
+                            api_key_index=account.api_key_index, base_url=account.base_url,
+                            ws_url=account.ws_url)
     from bot.venues.ccxt.venue import CcxtVenue
 
     assert account.exchange is not None  # config validation requires it for ccxt
     return CcxtVenue(account.name, account.exchange, api_key=_secret(account.api_key),
                      api_secret=_secret(account.api_secret),
                      passphrase=_secret(account.passphrase) or None, demo=account.demo,
-                     base_url=account.base_url)
+                     base_url=account.base_url, ws_url=account.ws_url)

@@ -18,12 +18,18 @@ next N requests (optionally of one path) with a Bitget code, e.g. "429" (rate li
 "40604" (server busy). Routes live in bitget_routes_account.py and bitget_routes_trade.py;
 the request pipeline, the recording and `fail_next` in keyed_server.py, shared with the
 OKX fake.
+
+The same port serves Bitget's websocket API at `ws_url` + "/v2/ws/public" and
+"/v2/ws/private" (bitget_stream.py, channels in bitget_channels.py), with its own faults:
+`drop_streams()`, `streams_down(True)`, and `ws_messages`, what clients sent (pings only
+counted, in `ws_pings`).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -33,6 +39,7 @@ from bot.venues.paper.engine import PaperExchange
 from tests.fakes.bitget_routes_account import ROUTES as ACCOUNT_ROUTES
 from tests.fakes.bitget_routes_account import Routes
 from tests.fakes.bitget_routes_trade import ROUTES as TRADE_ROUTES
+from tests.fakes.bitget_stream import STREAM_PATHS, BitgetStreams, WsRecorded
 from tests.fakes.bitget_wire import (
     Answer,
     BitgetFault,
@@ -44,7 +51,7 @@ from tests.fakes.bitget_wire import (
 )
 from tests.fakes.keyed_server import Credentials, KeyedServer, Recorded, signed
 
-__all__ = ["Credentials", "FakeBitgetServer", "Recorded"]
+__all__ = ["Credentials", "FakeBitgetServer", "Recorded", "WsRecorded"]
 
 ROUTES: Routes = {**ACCOUNT_ROUTES, **TRADE_ROUTES}
 _AUTH_HEADERS = (("ACCESS-KEY", "40001"), ("ACCESS-SIGN", "40003"),
@@ -65,6 +72,57 @@ class FakeBitgetServer(KeyedServer[Ctx]):
                          host=host)
         self.state = State(min_trade_usdt=min_trade_usdt)
         self._markets = {market_id(i): i for i in exchange.instruments.values()}
+        self._streams = BitgetStreams(exchange, self.keys, self.credentials, self.state,
+                                      self._markets, self.errors)
+
+    # -- the websocket side (bitget_stream.py) ------------------------------------------
+
+    @property
+    def ws_url(self) -> str:
+        """The stream client appends Bitget's paths, "/v2/ws/public" or "/v2/ws/private"."""
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def ws_messages(self) -> list[WsRecorded]:
+        return self._streams.messages
+
+    @property
+    def ws_pings(self) -> int:
+        """How many keepalive "ping"s clients sent (they are not in `ws_messages`)."""
+        return self._streams.pings
+
+    @property
+    def ticker_idle_push_seconds(self) -> float:
+        """How often the ticker channel re-pushes an unchanged mark."""
+        return self._streams.mark_idle_push_seconds
+
+    @ticker_idle_push_seconds.setter
+    def ticker_idle_push_seconds(self, seconds: float) -> None:
+        self._streams.mark_idle_push_seconds = seconds
+        self._streams.wake_all()
+
+    def drop_streams(self) -> None:
+        """Cut every open websocket like a network drop (no close frame: code 1006)."""
+        self._streams.drop()
+
+    def streams_down(self, down: bool) -> None:
+        """While True, websocket upgrades get HTTP 503 and open connections are cut."""
+        self._streams.set_down(down)
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self._streams.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self._streams.close()  # before the runner, which would wait on open sockets
+        await super().__aexit__(exc_type, exc, tb)
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path in STREAM_PATHS:
+            return await self._streams.handle(request)
+        return await super()._handle(request)
 
     def set_position_mode(self, account: str, pos_mode: str) -> None:
         """Switch an account between "hedge_mode" (the default) and "one_way_mode"."""

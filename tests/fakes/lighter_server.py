@@ -33,6 +33,10 @@ and trade `timestamp` in milliseconds (apidocs.lighter.xyz "Timestamps"); trade
 500), so a fill's fee is `usd_amount * rate / 10^6`; orderBookDetails' `taker_fee` and
 `maker_fee` are percent strings ("0.0500").
 
+The same port serves Lighter's websocket at `ws_url` + "/stream" (lighter_stream.py:
+market_stats and account_all), with its own faults: `drop_streams()`,
+`streams_down(True)`, and `ws_messages`, what clients sent (pings and pongs only counted).
+
 Other choices: a client order index is accepted once per account (21728, as third-party
 notes say Lighter does), so a resend after a timeout cannot place twice; an order below
 the market's `min_quote_amount` (size x limit or worst price) is refused like one below
@@ -52,7 +56,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -72,6 +77,7 @@ from bot.domain import (
 )
 from bot.venues.base import VenueError
 from bot.venues.paper.engine import PaperExchange
+from tests.fakes.lighter_stream import STREAM_PATH, LighterStreams, WsRecorded
 from tests.fakes.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
@@ -410,6 +416,42 @@ class FakeLighterServer(LoopbackServer[Recorded]):
             TX_UPDATE_LEVERAGE: self._update_leverage,
             TX_UPDATE_MARGIN: self._update_margin,
         }
+        self._streams = LighterStreams(exchange, self, self.errors)
+
+    # -- the websocket side (lighter_stream.py) -------------------------------------------
+
+    @property
+    def ws_url(self) -> str:
+        """Scheme and host, as the config's `ws_url`: the stream is at its "/stream"."""
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def streams(self) -> LighterStreams:
+        """Its knobs: `idle_push_seconds` (market_stats), `ping_seconds`, and counters
+        `pings` (clients' own) and `pongs` (answers to the server's ping)."""
+        return self._streams
+
+    @property
+    def ws_messages(self) -> list[WsRecorded]:
+        return self._streams.messages
+
+    def drop_streams(self) -> None:
+        """Cut every open websocket like a network drop (no close frame: code 1006)."""
+        self._streams.drop()
+
+    def streams_down(self, down: bool) -> None:
+        """While True, websocket upgrades get HTTP 503 and open connections are cut."""
+        self._streams.set_down(down)
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        self._streams.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self._streams.close()  # before the runner, which would wait on open sockets
+        await super().__aexit__(exc_type, exc, tb)
 
     # -- test controls --------------------------------------------------------------------
 
@@ -440,6 +482,8 @@ class FakeLighterServer(LoopbackServer[Recorded]):
     # -- one request ----------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.path == STREAM_PATH:
+            return await self._streams.handle(request)
         query = dict(request.query)
         form = ({k: str(v) for k, v in (await request.post()).items()}
                 if request.method == "POST" else {})

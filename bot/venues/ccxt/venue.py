@@ -2,7 +2,9 @@
 one account, hedge mode (a position side on every order), isolated margin, our client
 ids as `clientOrderId`, sizes in contracts of the market's `contractSize`.
 
-Reads are retried with backoff; writes only after a rate-limit answer. ccxt would
+Reads are retried with backoff; writes only after a rate-limit answer. `watch` streams
+positions and marks over ccxt's own websockets where the exchange's class has them
+(stream.py); positions then come from the stream while it is live. ccxt would
 quietly truncate a size to the lot and round a price to the tick; a size or price off
 the grid is refused here instead, because an order for a size nobody asked for is worse
 than no order.
@@ -17,6 +19,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt
+import ccxt.pro as ccxt_pro
 
 from bot.domain import (
     Balance,
@@ -47,6 +50,7 @@ from bot.venues.base import (
     bar_seconds,
 )
 from bot.venues.ccxt import parse
+from bot.venues.ccxt.stream import PING_AFTER_SECONDS, CcxtStream, can_stream, point_ws
 from bot.venues.instrument_cache import InstrumentCache
 from bot.venues.retry import READ_RETRY_ON, WRITE_RETRY_ON, RetryPolicy, Sleep, retrying
 
@@ -61,7 +65,9 @@ MARKETS_REFRESH_SECONDS = 30.0
 
 
 def _sdk_class(exchange_id: str) -> type[ccxt.Exchange]:
-    cls = getattr(ccxt, exchange_id, None) if exchange_id in ccxt.exchanges else None
+    """ccxt.pro's class where there is one (the async class plus its watch methods)."""
+    sdk = ccxt_pro if exchange_id in ccxt_pro.exchanges else ccxt
+    cls = getattr(sdk, exchange_id, None) if exchange_id in ccxt.exchanges else None
     if not isinstance(cls, type) or not issubclass(cls, ccxt.Exchange):
         raise ValueError(f"ccxt has no exchange {exchange_id!r}")
     return cls
@@ -70,7 +76,8 @@ def _sdk_class(exchange_id: str) -> type[ccxt.Exchange]:
 class CcxtVenue:
     def __init__(self, name: str, exchange_id: str, *, api_key: str, api_secret: str,
                  passphrase: str | None = None, demo: bool = False,
-                 base_url: str | None = None, timeout_seconds: float = 10.0,
+                 base_url: str | None = None, ws_url: str | None = None,
+                 timeout_seconds: float = 10.0,
                  retry: RetryPolicy | None = None, sleep: Sleep = asyncio.sleep,
                  client_rate_limit: bool = True) -> None:
         self.name = name
@@ -82,7 +89,8 @@ class CcxtVenue:
             "apiKey": api_key, "secret": api_secret, "password": passphrase or "",
             "enableRateLimit": client_rate_limit, "timeout": int(timeout_seconds * 1000),
             "logger": _SDK_LOG,
-            "options": {"defaultType": "swap", "fetchMarkets": {"types": ["swap"]}},
+            "options": {"defaultType": "swap", "fetchMarkets": {"types": ["swap"]},
+                        "ws": {"keepAlive": int(PING_AFTER_SECONDS * 1000)}},
         })
         if demo:
             # Before any URL override: sandbox mode replaces urls["api"] with the test URLs.
@@ -93,11 +101,38 @@ class CcxtVenue:
         if base_url:
             api = self.exchange.urls.get("api")
             base = base_url.rstrip("/")
-            # OKX: {"rest": ...}; Bitget: one URL per API family. All go to `base`.
-            self.exchange.urls["api"] = ({key: base for key in api}
+            # OKX: {"rest": ...}; Bitget: one URL per API family. All go to `base`
+            # (the websocket ones, below, to its host over ws).
+            self.exchange.urls["api"] = ({key: value if _websocket(value) else base
+                                          for key, value in api.items()}
                                          if isinstance(api, dict) else base)
+        self.exchange.urls["api"] = point_ws(self.exchange.urls.get("api"), ws_url, base_url)
         self.dialect = parse.DIALECTS.get(exchange_id, parse.GENERIC)
         self._instruments = InstrumentCache(self._load_markets, MARKETS_REFRESH_SECONDS)
+        self._stream: CcxtStream | None = None
+
+    @property
+    def can_stream(self) -> bool:
+        """ccxt watches this exchange's positions and marks; else `watch` does nothing."""
+        return can_stream(self.exchange)
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Stream this account's positions and marks from now on, where ccxt can; `changed`
+        is called on every change. `positions()` then answers from the stream while it is
+        live. An exchange ccxt cannot watch stays on REST."""
+        if self._stream is not None:
+            return
+        if not self.can_stream:
+            log.info("ccxt_stream_unavailable account=%s exchange=%s", self.name,
+                     self.exchange_id)
+            return
+        self._stream = CcxtStream(self.name, self.exchange, self._instruments, changed,
+                                  venue_rate=self.dialect.venue_profit_rate)
+        self._stream.start()
+
+    def _trading(self, symbol: str, *, order: bool = True) -> None:
+        if self._stream is not None:
+            self._stream.traded(symbol, order=order)
 
     # -- calling ccxt -------------------------------------------------------------------
 
@@ -185,7 +220,8 @@ class CcxtVenue:
         return held
 
     async def positions(self) -> Sequence[Position]:
-        return await self._positions()
+        live = self._stream.positions() if self._stream is not None else None
+        return live if live is not None else await self._positions()
 
     async def balance(self) -> Balance:
         answer = await self._read("balance", lambda: self.exchange.fetch_balance())
@@ -215,6 +251,7 @@ class CcxtVenue:
                                                                    request.client_id)
         if existing is not None:
             return existing
+        self._trading(request.symbol)
         params: dict[str, Any] = {"clientOrderId": request.client_id, "marginMode": "isolated",
                                   **self.dialect.order_params(request.position_side)}
         if request.reduce_only:
@@ -304,6 +341,7 @@ class CcxtVenue:
         await self.instrument(symbol)
         value: int | float = (int(leverage) if leverage == leverage.to_integral_value()
                               else parse.num(leverage))
+        self._trading(symbol, order=False)
         await self._write("set leverage", lambda: self.exchange.set_leverage(
             value, symbol, self.dialect.leverage_params(side)))
         # SPEC §8: read it back; a venue may adjust or ignore the setting. (ccxt reads
@@ -319,6 +357,7 @@ class CcxtVenue:
 
     async def change_margin(self, symbol: str, side: Side, amount: Decimal) -> MarginChange:
         inst = await self.instrument(symbol)
+        self._trading(symbol, order=False)
         if self.exchange_id == "okx":
             # ccxt 4.5.90's okx add/reduce_margin sends the request, then fails parsing
             # the answer (TypeError): call the endpoint itself, through ccxt's signing.
@@ -357,4 +396,11 @@ class CcxtVenue:
                             leverage_after=real)
 
     async def close(self) -> None:
+        if self._stream is not None:
+            await self._stream.close()
         await self.exchange.close()
+
+
+def _websocket(url: object) -> bool:
+    """A websocket URL or a group of them (Bitget's "ws" and "demo")."""
+    return isinstance(url, dict) or (isinstance(url, str) and url.startswith(("ws://", "wss://")))

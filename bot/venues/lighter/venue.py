@@ -8,7 +8,8 @@ to its end by the executor. A just-sent order can take a few seconds to be visib
 look-ups absorb that grace here, never in the executor. An invalid nonce (21104) is sent
 once more (the SDK has fetched the nonce again by then). Reads are retried on outages and
 rate limits; a write that times out raises `RequestTimeout`, and the executor looks the
-order up before anything is sent again.
+order up before anything is sent again. `watch` streams positions and marks over Lighter's
+websocket (stream.py); `positions()` answers from it while it is live and fresh.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from bot.venues.base import (
 from bot.venues.instrument_cache import InstrumentCache
 from bot.venues.lighter import codes, parse
 from bot.venues.lighter.parse import Market
+from bot.venues.lighter.stream import STREAM_PATH, LighterStream, ws_base
 from bot.venues.lighter.wire import client_order_index, to_units
 from bot.venues.retry import READ_RETRY_ON, RetryPolicy, Sleep, retrying
 
@@ -75,7 +77,9 @@ class LighterVenue:
                  base_url: str | None = None, timeout_seconds: float = 10,
                  retry: RetryPolicy | None = None, sleep: Sleep = asyncio.sleep,
                  visible_within_seconds: float = 5,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, ws_url: str | None = None) -> None:
+        """`ws_url`: where `watch` streams from, scheme and host (none: base_url's host,
+        or Lighter's mainnet); the stream is at its "/stream"."""
         if not re.fullmatch(r"(0x)?[0-9a-fA-F]{80}", api_key):
             raise ValueError("api_key is not a Lighter API private key (80 hex digits, as "
                              "Lighter's create_api_key gives it)")
@@ -97,6 +101,23 @@ class LighterVenue:
         self._instruments = InstrumentCache(self._load_markets, refresh_seconds=3600)
         self._token: tuple[str, float] | None = None
         self._sent: dict[str, float] = {}  # client id -> when it was sent (monotonic)
+        self.ws_url = ws_base(ws_url, self.base_url)
+        self._stream: LighterStream | None = None
+
+    # -- the stream -----------------------------------------------------------------------
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Stream the account's positions and the marks of its markets, calling `changed`
+        on every change. `positions()` then answers from the stream while it is live."""
+        if self._stream is None:
+            self._stream = LighterStream(self.name, self.account_index,
+                                         self.ws_url + STREAM_PATH, self._market_by_id,
+                                         self._auth, changed)
+            self._stream.start()
+
+    def _trading(self, symbol: str) -> None:
+        if self._stream is not None:
+            self._stream.traded(symbol)
 
     # -- the SDK --------------------------------------------------------------------------
 
@@ -200,6 +221,9 @@ class LighterVenue:
         return accounts[0]
 
     async def positions(self) -> Sequence[Position]:
+        live = self._stream.positions() if self._stream is not None else None
+        if live is not None:
+            return live
         account, held = await self._account(), []
         for row in account.get("positions") or []:
             market = await self._market_by_id(int(row.get("market_id", -1)))
@@ -253,6 +277,7 @@ class LighterVenue:
         price = to_units(request.price, market.price_decimals, "price")
         kind, tif, expiry = _order_kind(signer, request)
         index = client_order_index(request.client_id)
+        self._trading(request.symbol)
         await self._send(f"order {request.client_id}", lambda: signer.create_order(
             market_index=market.market_id, client_order_index=index, base_amount=base,
             price=price, is_ask=request.side is OrderSide.SELL, order_type=kind,
@@ -273,7 +298,10 @@ class LighterVenue:
             found = [r for r in _rows(answer, "orders")
                      if int(r.get("client_order_index", -1)) == index]
             if found:
-                return parse.order_from(found[-1], market, client_id)
+                order = parse.order_from(found[-1], market, client_id)
+                if self._stream is not None and order.state.is_final and not order.filled_size:
+                    self._stream.filled_nothing(symbol)
+                return order
             sent = self._sent.get(client_id)
             if sent is None or time.monotonic() - sent > self.visible_within_seconds:
                 raise OrderUnknown(f"order {client_id} (client index {index}) not found",
@@ -343,6 +371,7 @@ class LighterVenue:
     async def set_leverage(self, symbol: str, side: Side, leverage: Decimal) -> Decimal:
         """Lighter sets leverage per market (both sides): isolated, read back."""
         market, signer = await self._market(symbol), self._client()
+        self._trading(symbol)
         await self._send(f"leverage {symbol}", lambda: signer.update_leverage(
             market_index=market.market_id, margin_mode=ISOLATED, leverage=int(leverage)))
         held = await self._held(symbol, side)
@@ -351,6 +380,7 @@ class LighterVenue:
     async def change_margin(self, symbol: str, side: Side, amount: Decimal) -> MarginChange:
         market, signer = await self._market(symbol), self._client()
         units = to_units(abs(amount), 6, "margin")  # USDC, in millionths
+        self._trading(symbol)
         # The SDK multiplies a float by 1e6 and truncates: half a unit up makes that the
         # exact integer (1.79 would otherwise go out as 1789999).
         await self._send(f"margin {symbol}", lambda: signer.update_margin(
@@ -366,10 +396,18 @@ class LighterVenue:
                             margin_after=held.margin, leverage_after=real)
 
     async def _held(self, symbol: str, side: Side) -> Position | None:
-        return next((p for p in await self.positions() if p.symbol == symbol and p.side is side),
-                    None)
+        """Read back after a leverage or margin write: REST while the stream waits for
+        that write, and a REST view the stream already agrees with settles it (a write
+        that changed nothing is never pushed)."""
+        held = await self.positions()
+        if self._stream is not None:
+            self._stream.unchanged(symbol, next((p for p in held if p.symbol == symbol), None))
+        return next((p for p in held if p.symbol == symbol and p.side is side), None)
 
     async def close(self) -> None:
+        if self._stream is not None:
+            await self._stream.close()
+            self._stream = None
         if self._signer is not None:
             await self._signer.close()
 
