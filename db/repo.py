@@ -99,7 +99,7 @@ class Store(ControlStore):
             query = query.where(RuleStateRow.rule == rule)
         if symbol is not None:
             query = query.where(RuleStateRow.symbol == symbol)
-        with self._db.session() as s:
+        with self._db.reading() as s:
             return [RuleStateRecord.of(r) for r in s.scalars(query)]
 
     # -- actions and steps ---------------------------------------------------------------

@@ -93,6 +93,9 @@ class Database:
         if self.is_sqlite:
             self._configure_sqlite(self.engine, wal=not _is_memory_sqlite(self.url))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads on the hot path (every rule run) take no write lock: see `reading`.
+        self._readers = sessionmaker(self.engine.execution_options(read_only=True),
+                                     expire_on_commit=False)
 
     @staticmethod
     def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
@@ -118,8 +121,11 @@ class Database:
         def _on_begin(connection: Connection) -> None:
             # IMMEDIATE takes the write lock up front, so two writers queue on
             # busy_timeout instead of one failing with "database is locked" when it
-            # upgrades a read lock mid-transaction.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # upgrades a read lock mid-transaction. A read-only unit needs no lock (WAL
+            # gives it a snapshot), and taking one per rule run was a third of the bot's
+            # time at 200 accounts.
+            read_only = connection.get_execution_options().get("read_only")
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -132,6 +138,17 @@ class Database:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit that only reads: one consistent snapshot, no write lock taken (on
+        SQLite; elsewhere the same as `session`). Writing in it is a bug."""
+        session = self._readers()
+        try:
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def alembic_config(self) -> Config:

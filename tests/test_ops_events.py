@@ -106,3 +106,4 @@ def test_a_problem_unseen_for_a_while_is_told_again_when_it_returns(store):
     told.append(alerts.report(key, "51008"))
 
     assert told == [True, False, True]
+

@@ -113,7 +113,7 @@ async def test_accounts_of_a_loop_falling_behind_together_are_one_alert(store):
         for job in jobs[1:]:
             await rig.ops.status.job_on_time(job)
     [resolved] = rig.of(ProblemResolved, delivered=True)
-    assert resolved.problem == BEHIND
+    assert (resolved.problem, resolved.count) == (BEHIND, 3)  # the accounts behind, told once
 
 
 async def test_a_failing_job_is_not_told_again_after_a_restart(store):

@@ -152,7 +152,7 @@ async def test_okx_accounts_of_one_site_share_its_http_client_and_instruments(tm
     venues, _ = build_venues(config, lambda: None, tmp_path)
     main, sub1, sub2 = venues["main"], venues["sub1"], venues["sub2"]
     try:
-        assert main._site.http is sub1._site.http
+        assert main._site is sub1._site
         assert main._instruments is sub1._instruments
         assert sub2._site is not main._site  # the demo site is another site
         assert main._keys.api_key != sub1._keys.api_key  # each account signs with its own
@@ -161,7 +161,7 @@ async def test_okx_accounts_of_one_site_share_its_http_client_and_instruments(tm
     finally:
         for venue in venues.values():
             await venue.close()
-    assert main._site.http.is_closed and sub2._site.http.is_closed  # by the last to leave
+    assert main._site.closed and sub2._site.closed  # by the last to leave
 
 
 async def test_okx_and_ccxt_accounts_become_their_adapters(tmp_path):
@@ -179,7 +179,7 @@ async def test_okx_and_ccxt_accounts_become_their_adapters(tmp_path):
         main, sub, grid = venues["main"], venues["sub1"], venues["grid"]
         assert isinstance(main, OkxVenue) and isinstance(sub, OkxVenue)
         assert (main.name, main.venue, grid.venue) == ("main", "okx", "ccxt:bitget")
-        assert str(main._site.http.base_url).rstrip("/") == "http://127.0.0.1:9"
+        assert main._site.base_url == "http://127.0.0.1:9"
         assert (main._site.flag, sub._site.flag) == ("0", "1")  # demo trading
         assert isinstance(grid, CcxtVenue)
         # sandbox first, then every Bitget API family points at the base URL, and its

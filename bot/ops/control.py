@@ -23,6 +23,7 @@ class Control:
         self._strangers: OrderedDict[int | None, datetime] = OrderedDict()
         self._answered: deque[datetime] = deque()
         self._unanswered = 0
+        self._language: str | None = None  # what /lang chose, kept: every message asks
 
     @property
     def paused(self) -> bool:
@@ -44,10 +45,14 @@ class Control:
         return True
 
     def language(self) -> str:
-        return self.ctx.store.language(self.ctx.config.language) or self.ctx.config.language
+        if self._language is None:
+            self._language = (self.ctx.store.language(self.ctx.config.language)
+                              or self.ctx.config.language)
+        return self._language
 
     def set_language(self, code: str) -> None:
         self.ctx.store.set_language(code)
+        self._language = code
 
     def turned_away_quietly(self, user_id: int | None) -> bool:
         """A stranger not to be answered now (told within the period, or strangers are

@@ -116,6 +116,7 @@ class Status:
         self._clean_runs: dict[str, int] = {}  # job -> clean runs since it last failed
         self._on_time: dict[str, int] = {}  # loop -> runs on time since one fell behind
         self._loop_sizes: dict[str, int] | None = None  # loop -> its jobs (one an account)
+        self._behind: dict[str, int] = {}  # loop -> runs skipped or late while told
 
     async def snapshot(self) -> StatusSnapshot:
         healths = await asyncio.gather(*(self._health(n) for n in self.ctx.venues))
@@ -163,6 +164,9 @@ class Status:
         kept time `CLEAN_RUNS_TO_RESOLVE` times since the last run that did not."""
         loop = _loop_of(job)
         self._on_time.pop(loop, None)
+        self._behind[loop] = self._behind.get(loop, 0) + 1
+        if self.ctx.alerts.is_open(_late_key(loop)):
+            return  # told already; counted here, not written for every account's run
         if self.ctx.alerts.report(_late_key(loop), "behind"):
             status = self.board.status(job)
             await self.ctx.publish(JobBehind(
@@ -180,10 +184,11 @@ class Status:
             return
         del self._on_time[loop]
         cleared = self.ctx.alerts.clear(key)
+        behind = self._behind.pop(loop, 0)
         if cleared is not None:
             await self.ctx.publish(ProblemResolved(
                 kind="system", job=job, problem=BEHIND,
-                since=cleared.first_at, count=cleared.count))
+                since=cleared.first_at, count=max(behind, cleared.count)))
 
     def _loop_size(self, loop: str) -> int:
         if self._loop_sizes is None:  # the jobs are all scheduled at the start

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-import httpx
+import aiohttp
 from okx import consts as c
 from okx.consts import GET, POST
 
@@ -105,10 +105,10 @@ class OkxVenue:
         try:
             answer = await self._site.request(method, path, params, keys=keys,
                                               timeout=self.timeout_seconds)
-        except httpx.TimeoutException:
+        except TimeoutError:
             raise RequestTimeout(f"{what}: no answer within {self.timeout_seconds:g} s",
                                  code="timeout", venue=VENUE) from None
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise VenueUnavailable(f"{what}: {type(exc).__name__}", venue=VENUE) from None
         except json.JSONDecodeError:
             # A proxy's HTML error page, an empty body: not an answer from OKX's API.
