@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 
 JobFunc = Callable[[], Awaitable[None]]
 FIRST_RUN_DELAY = 0.2  # seconds after start for jobs that should run at once
-# The accounts of one loop (take_profit:main, take_profit:sub1, ...) start this far apart
-# at most, spread evenly: 200 accounts at a 1 s interval then read 5 ms apart instead of
-# all at the same instant, every interval after. A longer interval still starts within
-# this, so no loop's first run waits long.
-SPREAD_MAX_SECONDS = 1.0
+# The accounts of one loop (take_profit:main, take_profit:sub1, ...) start spread evenly
+# over SPREAD_SECONDS, or STAGGER_SECONDS apart when that takes longer, never over more
+# than the interval: 200 accounts at a 1 s interval read 5 ms apart instead of all at
+# the same instant, every interval after; 200 position logs (every 30 s) take 10 s to
+# make their first records instead of all in the first second.
+SPREAD_SECONDS = 1.0
+STAGGER_SECONDS = 0.05
 LATE_FACTOR = 1.5  # a run this many intervals after the previous one is late
 MAX_PROBLEMS_KEPT = 50  # per job: failures whose text varies must not grow memory forever
 
@@ -65,25 +67,31 @@ class Jobs:
     def start(self) -> None:
         self._queue.scheduler.add_listener(self._not_run,
                                            EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        offsets = self._offsets()
         for name, (_, status) in self._jobs.items():
             first = self._first[name]
             self._queue.run_repeating(
                 # APScheduler skips a first run whose time has already passed when the job
                 # is added, so "at once" is a moment from now, not now.
                 self._tick, interval=status.interval_seconds,
-                first=first if first is not None else FIRST_RUN_DELAY + self._offset(name),
+                first=first if first is not None else FIRST_RUN_DELAY + offsets[name],
                 name=name, data=name,
                 job_kwargs={"max_instances": 1, "coalesce": True,
                             "misfire_grace_time": max(1, int(status.interval_seconds))},
             )
 
-    def _offset(self, name: str) -> float:
-        """Where this job's first run falls among its loop's (the jobs named alike up to
-        the colon): the k-th of n starts k/n of the spread later."""
-        loop = name.partition(":")[0]
-        same = [n for n in self._jobs if n.partition(":")[0] == loop]
-        spread = min(self._jobs[name][1].interval_seconds, SPREAD_MAX_SECONDS)
-        return spread * same.index(name) / len(same)
+    def _offsets(self) -> dict[str, float]:
+        """Where each job's first run falls among its loop's (the jobs named alike up to
+        the colon): the k-th of n starts k/n of the loop's spread later."""
+        loops: dict[str, list[str]] = {}
+        for name in self._jobs:
+            loops.setdefault(name.partition(":")[0], []).append(name)
+        offsets = {}
+        for same in loops.values():
+            interval = self._jobs[same[0]][1].interval_seconds
+            spread = min(interval, max(SPREAD_SECONDS, STAGGER_SECONDS * len(same)))
+            offsets |= {name: spread * k / len(same) for k, name in enumerate(same)}
+        return offsets
 
     async def run_now(self, name: str) -> None:
         """Run one job once, through the same guards (tests, and a future /run command)."""

@@ -18,7 +18,7 @@ from typing import Any
 from bot.app import BotApp
 from bot.config import Config, parse_config
 from handlers.local_chat import LocalChat
-from jobs.scheduler import FIRST_RUN_DELAY, SPREAD_MAX_SECONDS
+from jobs.scheduler import FIRST_RUN_DELAY, SPREAD_SECONDS
 from tests.fakes.okx_accounts import credentials_of
 
 USER = 1001
@@ -110,7 +110,7 @@ async def running(config: Config, *, user_id: int | None = USER,
 
 
 async def _first_runs_over(app: BotApp, serving: asyncio.Task[None]) -> None:
-    horizon = datetime.now(UTC) + timedelta(seconds=FIRST_RUN_DELAY + SPREAD_MAX_SECONDS)
+    horizon = datetime.now(UTC) + timedelta(seconds=FIRST_RUN_DELAY + SPREAD_SECONDS)
     soon = {s.name for s in app.jobs.statuses()
             if s.last_start is None and s.next_run is not None and s.next_run <= horizon}
     for _ in range(250):

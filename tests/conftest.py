@@ -33,6 +33,32 @@ def store(tmp_path):
     db.dispose()
 
 
+# -- pytest-xdist (pyproject.toml's addopts: -n 2 --dist loadgroup) --------------------------
+
+# Modules whose tests all run on one worker: the kill points run all together in a module
+# fixture (about 80 s, two bot starts each), which every worker given one of its tests
+# would run again; and the fuzzing, CPU-bound, started early rather than left for last.
+ONE_WORKER = ("tests/test_reliability_kills.py", "tests/test_reliability_fuzz.py")
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # pytest-xdist's hook, on the controller
+def pytest_xdist_make_scheduler(config, log):  # noqa: ANN001, ANN201 - pytest-xdist's hook
+    """--dist loadgroup, with ONE_WORKER's modules each a group. (xdist 3.8's own
+    `xdist_group` mark groups nothing under pytest 9.2, which keeps a node id in `_id`, not
+    the `_nodeid` xdist appends the group to.) Groups are handed out largest first, so the
+    kill points start at once."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class OneWorkerModules(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER else super()._split_scope(nodeid)
+
+    return OneWorkerModules(config, log)
+
+
 # -- the reliability figures: each reliability test adds its own, the run prints them all --
 
 _FIGURES: dict[str, Counter[str]] = {}
@@ -45,6 +71,21 @@ def figures():
     def section(name: str) -> Counter[str]:
         return _FIGURES.setdefault(name, Counter())
     return section
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist a worker hands its figures to the controller, which prints them."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["reliability_figures"] = {
+            name: dict(counts) for name, counts in _FIGURES.items()}
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, on the controller
+def pytest_testnodedown(node, error) -> None:  # noqa: ANN001 - pytest-xdist's hook
+    worker = getattr(node, "workeroutput", None) or {}
+    for name, counts in worker.get("reliability_figures", {}).items():
+        _FIGURES.setdefault(name, Counter()).update(counts)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.ops.context import PauseSwitch
-from jobs.scheduler import SPREAD_MAX_SECONDS, Jobs
+from jobs.scheduler import STAGGER_SECONDS, Jobs
 
 
 def jobs_with(body) -> Jobs:  # noqa: ANN001 - the job's coroutine function
@@ -74,13 +76,16 @@ async def test_a_wake_of_a_loop_that_is_not_scheduled_does_nothing_and_pause_hol
     assert runs == []
 
 
-def test_the_accounts_of_one_loop_start_spread_over_the_first_second():
+def test_the_accounts_of_one_loop_start_spread_out():
     jobs = Jobs(None, PauseSwitch(False, lambda *_: None))  # type: ignore[arg-type]
 
     async def nothing() -> None: ...
 
     for n in range(4):
         jobs.add(f"take_profit:acct{n}", 1, nothing)
+    for n in range(200):
         jobs.add(f"position_log:acct{n}", 30, nothing)
-    assert [jobs._offset(f"take_profit:acct{n}") for n in range(4)] == [0, 0.25, 0.5, 0.75]
-    assert jobs._offset("position_log:acct3") == SPREAD_MAX_SECONDS * 3 / 4
+    offsets = jobs._offsets()
+    # over the first second; 200 position logs STAGGER_SECONDS apart (within 30 s)
+    assert [offsets[f"take_profit:acct{n}"] for n in range(4)] == [0, 0.25, 0.5, 0.75]
+    assert offsets["position_log:acct199"] == pytest.approx(STAGGER_SECONDS * 199)

@@ -170,6 +170,8 @@ def _selected(request: pytest.FixtureRequest) -> list[tuple[str, str, int]]:
     return [point for point in POINTS if point in keys]
 
 
+# Under pytest-xdist every test of this module goes to one worker (tests/conftest.py,
+# ONE_WORKER), so this runs all kill points once, not once per worker.
 @pytest.fixture(scope="module")
 def endings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             ) -> dict[tuple[str, str, int], Ending | BaseException]:

@@ -21,9 +21,9 @@ GRID = {"name": "apt", "account": "main", "symbol": "APT", "size": 10,
 
 
 @contextlib.asynccontextmanager
-async def grid_bot(tmp_path, rules=None, **grid):
+async def grid_bot(tmp_path, rules=None, before=None, **grid):
     """The bot with grid `apt` on paper main, started with APT's market at 5: its BUYs
-    rest at 4.9 and 4.8."""
+    rest at 4.9 and 4.8. `before(app)` runs before the start (the grid's first run)."""
     config = make_config(tmp_path, rules={"grid": True, **(rules or {})}, paper=PAPER_EMPTY,
                          close=FAST_FOLLOW,
                          grids=[{**GRID, **grid}])
@@ -31,6 +31,8 @@ async def grid_bot(tmp_path, rules=None, **grid):
     def seeded(app):
         app.paper.exchange.market.freeze()
         app.paper.exchange.set_mark(APT, D(5))
+        if before is not None:
+            before(app)
 
     async with running(config, prepare=seeded) as (app, chat):
         yield app, chat
@@ -79,8 +81,15 @@ async def rejected_here(app):
 
 
 async def rejected_by_venue(app):
-    app.paper.exchange.faults.reject_orders("51008", "Insufficient margin", account="main")
     await run_grid(app)
+
+
+def _refusing(app):
+    """From the start: the grid's first run places the BUYs."""
+    app.paper.exchange.faults.reject_orders("51008", "Insufficient margin", account="main")
+
+
+rejected_by_venue.before = _refusing  # type: ignore[attr-defined]
 
 
 CAUSES = [
@@ -111,7 +120,7 @@ CAUSES = [
                          ids=[c[0] for c in CAUSES])
 async def test_each_cause_is_its_event_and_why_answers_it_in_one_message(
         tmp_path, cause, setup, grid, level, event, answer):
-    async with grid_bot(tmp_path, **grid) as (app, chat):
+    async with grid_bot(tmp_path, before=getattr(setup, "before", None), **grid) as (app, chat):
         await setup(app)
         [recorded, *_] = [e for e in app.store.recent_events(50, symbol=APT)
                           if (e.data or {}).get("level") == level
