@@ -130,8 +130,8 @@ class AccountConfig(_Section):
     demo: bool = False
     base_url: Url = None
     # Prices and positions over the venue's websockets, REST polling when they are down
-    # (OKX, Lighter). `ws_url`: scheme and host only; none: the venue's own, or
-    # base_url's host.
+    # (OKX, Lighter, ccxt where it can watch). `ws_url`: scheme and host only; none: the
+    # venue's own, or base_url's host.
     streams: bool = True
     ws_url: WsUrl = None
     exchange: str | None = None
