@@ -37,3 +37,20 @@ def test_maintain_latency_benchmark_lists_the_requests_it_counts():
     assert lines[2].startswith("wall time: ")
     assert len(lines[3:]) == requests
     assert sum(line.endswith("POST /api/v5/trade/order") for line in lines[3:]) == 3
+
+
+def test_many_accounts_benchmark_prints_its_figures():
+    lines = run("bench.many_accounts", "3", "2", "20", "1").splitlines()
+    assert lines[0] == ("3 OKX accounts × 2 positions, 20 ms latency, take-profit every 1 s, "
+                        "1 s measured")
+    assert [line.split(":")[0].strip() for line in lines[1:]] == [
+        "first answer (/positions, sent at the start)", "/positions over every account",
+        "take-profit runs skipped", "p99 interval between one account's position reads",
+        "peak RSS of the bot"]
+
+
+def test_reaction_benchmark_reacts_to_every_crossing():
+    lines = run("bench.reaction", "5", "3").splitlines()
+    assert [line.split(",")[2].split(" (")[0].strip() for line in lines] == [
+        "streams", "polling alone"]
+    assert all(", 3 crossings: p50 " in line for line in lines)
