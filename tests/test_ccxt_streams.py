@@ -7,8 +7,6 @@ exchange ccxt cannot watch stays on REST."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from decimal import Decimal as D
 
 import pytest
@@ -22,6 +20,7 @@ from bot.venues.paper.demo import new_exchange
 from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, USER, quiet, running
 from tests.fakes.bitget_accounts import CREDENTIALS, KEYS, credentials_of
 from tests.fakes.bitget_server import FakeBitgetServer
+from tests.streamkit import closes, long_closed, until
 
 APT_ID, APT = "APT-USDT-SWAP", "APT/USDT:USDT"
 POSITIONS = "/api/v2/mix/position/all-position"
@@ -55,23 +54,6 @@ def streaming_config(tmp_path, url: str, *, streams: bool = True):
         "rules": {"close": FAST_FOLLOW}, "grids": []}))
 
 
-async def until(condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the condition never held")
-        await asyncio.sleep(0.01)
-
-
-def closes(exchange) -> list[tuple]:
-    return [(o.account, o.side, o.position_side, o.size, o.reduce_only)
-            for o in exchange.orders.values()]
-
-
-def tier(size: str) -> tuple:
-    return ("main", OrderSide.SELL, Side.LONG, D(size), True)
-
-
 async def test_a_tier_crossed_is_closed_at_the_push_without_a_poll(tmp_path):
     exchange = long_on_main()
     async with (FakeBitgetServer(exchange, KEYS, credentials=CREDENTIALS) as server,
@@ -81,7 +63,7 @@ async def test_a_tier_crossed_is_closed_at_the_push_without_a_poll(tmp_path):
         reads = len(server.requests_to(POSITIONS))
         exchange.set_mark(APT_ID, D("5.13"))
         await until(lambda: exchange.orders)
-        assert closes(exchange) == [tier("30")]
+        assert closes(exchange) == [long_closed("main", "30")]
         # decided on the streamed position and mark: no positions read in between
         place = next(i for i, r in enumerate(server.requests) if r.path == PLACE)
         assert sum(r.path == POSITIONS for r in server.requests[:place]) == reads
@@ -108,7 +90,7 @@ async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice
         # away: the REST read each failed watch wakes finds it
         exchange.set_mark(APT_ID, D("5.13"))
         await until(lambda: exchange.orders)
-        assert closes(exchange) == [tier("30")]
+        assert closes(exchange) == [long_closed("main", "30")]
         server.streams_down(False)
         await until(lambda: venue._stream.live, timeout=40)
         assert sum(m.message.get("op") == "login" for m in server.ws_messages) > logins
@@ -120,7 +102,7 @@ async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice
         await until(lambda: venue._stream.live, timeout=40)
         exchange.set_mark(APT_ID, D("5.181"))
         await asyncio.sleep(1.0)
-        assert closes(exchange) == [tier("30"), tier("35")]
+        assert closes(exchange) == [long_closed("main", "30"), long_closed("main", "35")]
         [state] = app.store.rule_states(account="main", rule="take_profit")
         assert state.state["fired"] == 2
 

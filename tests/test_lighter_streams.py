@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable
 from decimal import Decimal as D
 
 import pytest
@@ -21,6 +19,7 @@ from bot.venues.lighter.stream import ws_base
 from bot.venues.lighter.venue import LighterVenue
 from tests.botkit import FAST_FOLLOW, USER, quiet, running
 from tests.fakes.lighter_server import MARKETS, FakeLighterServer, lighter_exchange
+from tests.streamkit import closes, long_closed, until
 
 ACCOUNT, KEY_INDEX = 7, 4
 ACCOUNT_PATH, SEND_PATH = "/api/v1/account", "/api/v1/sendTx"
@@ -66,23 +65,6 @@ async def streaming_bot(tmp_path, exchange, api_key):
             yield app, server
 
 
-async def until(condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the condition never held")
-        await asyncio.sleep(0.01)
-
-
-def closes(exchange) -> list[tuple]:
-    return [(o.account, o.side, o.position_side, o.size, o.reduce_only)
-            for o in exchange.orders.values()]
-
-
-def tier(size: str) -> tuple:
-    return ("lt", OrderSide.SELL, Side.LONG, D(size), True)
-
-
 async def test_a_tier_crossed_is_closed_at_the_push_without_a_poll(tmp_path, api_key):
     exchange = long_on_lt()
     async with streaming_bot(tmp_path, exchange, api_key) as (app, server):
@@ -91,7 +73,7 @@ async def test_a_tier_crossed_is_closed_at_the_push_without_a_poll(tmp_path, api
         reads = len(server.requests_to(ACCOUNT_PATH))
         exchange.set_mark("BTC", D("96400"))
         await until(lambda: exchange.orders)
-        assert closes(exchange) == [tier("0.0006")]
+        assert closes(exchange) == [long_closed("lt", "0.0006")]
         # decided on the streamed position and mark: no account read before the order
         first_send = next(i for i, r in enumerate(server.requests) if r.path == SEND_PATH)
         assert sum(r.path == ACCOUNT_PATH for r in server.requests[:first_send]) == reads
@@ -115,7 +97,7 @@ async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice
         # away: the REST read each reconnect attempt wakes finds it
         exchange.set_mark("BTC", D("96400"))
         await until(lambda: exchange.orders)
-        assert closes(exchange) == [tier("0.0006")]
+        assert closes(exchange) == [long_closed("lt", "0.0006")]
         server.streams_down(False)
         await until(lambda: venue._stream.live)
         assert len(server.ws_messages) > subscribes  # subscribed again
@@ -126,7 +108,7 @@ async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice
         await until(lambda: venue._stream.live)
         exchange.set_mark("BTC", D("97310"))
         await asyncio.sleep(1.0)
-        assert closes(exchange) == [tier("0.0006"), tier("0.0007")]
+        assert closes(exchange) == [long_closed("lt", "0.0006"), long_closed("lt", "0.0007")]
         [state] = app.store.rule_states(account="lt", rule="take_profit")
         assert state.state["fired"] == 2
     assert server.errors == []

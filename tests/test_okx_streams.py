@@ -6,8 +6,6 @@ twice; a view that might be stale is never used."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from decimal import Decimal as D
 
 import pytest
@@ -20,6 +18,7 @@ from bot.venues.paper.demo import new_exchange
 from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, quiet, running
 from tests.fakes.okx_accounts import CREDENTIALS, KEYS, credentials_of
 from tests.fakes.okx_server import FakeOkxServer
+from tests.streamkit import closes, long_closed, until
 
 APT = "APT-USDT-SWAP"
 POSITIONS = "/api/v5/account/positions"
@@ -43,23 +42,6 @@ def streaming_config(tmp_path, url: str):
     return quiet(config)
 
 
-async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the condition never held")
-        await asyncio.sleep(0.01)
-
-
-def closes(exchange) -> list[tuple]:
-    return [(o.account, o.side, o.position_side, o.size, o.reduce_only)
-            for o in exchange.orders.values()]
-
-
-def tier_one(size: str) -> tuple:
-    return ("main", OrderSide.SELL, Side.LONG, D(size), True)
-
-
 async def test_a_tier_crossed_is_closed_at_the_push_without_a_poll(tmp_path):
     exchange = long_on_main()
     async with (FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server,
@@ -69,7 +51,7 @@ async def test_a_tier_crossed_is_closed_at_the_push_without_a_poll(tmp_path):
         reads = sum(r.path == POSITIONS for r in server.requests)
         exchange.set_mark(APT, D("5.13"))
         await until(lambda: exchange.orders)
-        assert closes(exchange) == [tier_one("30")]
+        assert closes(exchange) == [long_closed("main", "30")]
         # decided on the streamed position and mark: no positions read in between
         assert sum(r.path == POSITIONS for r in server.requests[:_order_index(server)]) \
             == reads
@@ -102,7 +84,7 @@ async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice
         # away: the REST read each reconnect attempt wakes finds it
         exchange.set_mark(APT, D("5.13"))
         await until(lambda: exchange.orders)
-        assert closes(exchange) == [tier_one("30")]
+        assert closes(exchange) == [long_closed("main", "30")]
         server.streams_down(False)
         await until(lambda: venue._stream.live)
         assert sum(m.message.get("op") == "login" for m in server.ws_messages) > logins
@@ -113,7 +95,7 @@ async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice
         await until(lambda: venue._stream.live)
         exchange.set_mark(APT, D("5.181"))
         await asyncio.sleep(1.0)
-        assert closes(exchange) == [tier_one("30"), tier_one("35")]
+        assert closes(exchange) == [long_closed("main", "30"), long_closed("main", "35")]
         [state] = app.store.rule_states(account="main", rule="take_profit")
         assert state.state["fired"] == 2
 
