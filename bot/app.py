@@ -282,6 +282,7 @@ class BotApp:
                         log.exception("stop_notice_failed")
                 if console is not None:
                     console.detach()
+                await self.jobs.stop_waking()  # streams change nothing from here on
                 await self.ops.followups.stop()  # the next start looks their orders up
                 if app.updater is not None and app.updater.running:
                     await app.updater.stop()

@@ -55,6 +55,7 @@ class Jobs:
         self._woken: set[str] = set()  # jobs with a woken run waiting or going
         self._again: set[str] = set()  # jobs woken again since their woken run began
         self._idle: dict[str, asyncio.Event] = {}  # set while the job is not running
+        self._stopping = False
 
     def add(self, name: str, interval_seconds: float, func: JobFunc, *,
             pausable: bool = True, first: float | None = None) -> None:
@@ -101,7 +102,7 @@ class Jobs:
         """Run a job as soon as it is not running, besides its schedule: a stream saw a
         price or a position change. Wakes while a run is waiting or going add one more
         run after it, never more (a burst of price ticks is one look at the newest)."""
-        if name not in self._jobs:
+        if name not in self._jobs or self._stopping:
             return
         self._again.add(name)
         if name in self._woken:
@@ -110,6 +111,14 @@ class Jobs:
         task = asyncio.get_running_loop().create_task(self._woken_runs(name))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def stop_waking(self) -> None:
+        """The bot is stopping: no woken run starts any more; one going is let finish, as
+        a scheduled run is (an order it sent is followed to its end, not abandoned)."""
+        self._stopping = True
+        self._again.clear()
+        await asyncio.gather(*[t for t in self._tasks if not t.done()],
+                             return_exceptions=True)
 
     async def _woken_runs(self, name: str) -> None:
         idle = self._idle.setdefault(name, asyncio.Event())

@@ -89,3 +89,20 @@ def test_the_accounts_of_one_loop_start_spread_out():
     # over the first second; 200 position logs STAGGER_SECONDS apart (within 30 s)
     assert [offsets[f"take_profit:acct{n}"] for n in range(4)] == [0, 0.25, 0.5, 0.75]
     assert offsets["position_log:acct199"] == pytest.approx(STAGGER_SECONDS * 199)
+
+
+async def test_no_woken_run_starts_once_the_bot_stops():
+    runs: list[int] = []
+
+    async def look() -> None:
+        runs.append(1)
+        await asyncio.sleep(0.2)
+
+    jobs = jobs_with(look)
+    jobs.wake("take_profit:main")
+    await asyncio.sleep(0.01)
+    jobs.wake("take_profit:main")  # would look once more after the first
+    await jobs.stop_waking()  # the going look finishes, the next never starts
+    jobs.wake("take_profit:main")
+    await asyncio.sleep(0.3)
+    assert runs == [1]
