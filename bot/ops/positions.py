@@ -10,7 +10,7 @@ from bot.domain import Position, Side
 from bot.ops.context import VENUE_READ_TIMEOUT, Context
 from bot.ops.refusal import Refusal
 from bot.ops.symbols import choose_positions, resolve_instrument
-from bot.ops.take_profit import tier_statuses
+from bot.ops.take_profit import every_tier_status
 from bot.rules.take_profit import TierStatus
 from bot.venues.base import VenueError
 
@@ -83,17 +83,22 @@ class Positions:
             if wanted is None:
                 raise Refusal("unknown_account", name=account[:40], names=", ".join(names))
             names = [wanted]
-        return list(await asyncio.gather(*(self._account(n) for n in names)))
+        read = await asyncio.gather(*(self._read(n) for n in names))
+        held = {name: got for name, got in read if isinstance(got, list)}
+        statuses = every_tier_status(self.ctx, held)
+        return [AccountPositions(name, self.ctx.venue(name).venue, [
+                    PositionView(p, status)
+                    for p, status in zip(got, statuses[name], strict=True)])
+                if isinstance(got, list) else got for name, got in read]
 
-    async def _account(self, name: str) -> AccountPositions:
+    async def _read(self, name: str) -> tuple[str, list[Position] | AccountPositions]:
+        """The account's positions, sorted, or the unreadable account saying why."""
         venue = self.ctx.venue(name)
         try:
             held = await asyncio.wait_for(venue.positions(), VENUE_READ_TIMEOUT)
         except TimeoutError:
-            return AccountPositions(name, venue.venue, [], timed_out=True)
+            return name, AccountPositions(name, venue.venue, [], timed_out=True)
         except Exception as exc:  # an overview names any failure; it never raises
-            return AccountPositions(name, venue.venue, [], str(exc) or type(exc).__name__)
-        ordered = sorted(held, key=lambda p: (p.symbol, p.side.value))
-        return AccountPositions(name, venue.venue, [
-            PositionView(p, status)
-            for p, status in zip(ordered, tier_statuses(self.ctx, name, ordered), strict=True)])
+            return name, AccountPositions(name, venue.venue, [],
+                                          str(exc) or type(exc).__name__)
+        return name, sorted(held, key=lambda p: (p.symbol, p.side.value))
