@@ -77,6 +77,25 @@ class Store(ControlStore):
                 row.state = dict(state)
                 row.updated_at = now
 
+    def put_rule_states(self, account: str, rule: str,
+                        states: Mapping[tuple[str, str], Mapping[str, Any] | None]) -> None:
+        """Several positions' states of one rule in one transaction: (symbol, side) ->
+        the whole new state, or None to forget it."""
+        now = self._now()
+        with self._db.session() as s:
+            for (symbol, side), state in states.items():
+                row = self._rule_row(s, account, symbol, side, rule)
+                if state is None:
+                    if row is not None:
+                        s.delete(row)
+                elif row is None:
+                    s.add(RuleStateRow(account=account, symbol=symbol, side=str(side),
+                                       rule=rule, state=dict(state), created_at=now,
+                                       updated_at=now))
+                else:
+                    row.state = dict(state)
+                    row.updated_at = now
+
     def delete_rule_state(self, account: str, symbol: str, side: Side | str,
                           rule: str | None = None) -> int:
         """Forget one rule's state for a position, or every rule's when `rule` is None

@@ -8,7 +8,7 @@ a session across an `await`), and time comes from the injected clock or a `now` 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -108,6 +108,18 @@ class ControlStore:
             s.add(row)
             s.flush()
             return row.id
+
+    def record_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Several events in one transaction (each a mapping of `record_event`'s
+        arguments): a position log's first run over 1,000 positions is one commit."""
+        now = self._now()
+        with self._db.session() as s:
+            s.add_all([EventRow(time=now, name=e["name"], message=e["message"],
+                                account=e.get("account"), symbol=e.get("symbol"),
+                                side=side_text(e.get("side")),
+                                severity=Severity(e.get("severity", Severity.INFO)).value,
+                                data=None if e.get("data") is None else dict(e["data"]),
+                                action_id=e.get("action_id")) for e in events])
 
     def recent_events(self, limit: int = 20, symbol: str | None = None,
                       name: str | None = None, account: str | None = None,

@@ -11,7 +11,7 @@ exchange, as a restarted bot would. Nothing here imports python-telegram-bot.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -74,9 +74,9 @@ class RecordingBus(EventBus):
         super().__init__(store)
         self.published: list[Event] = []
 
-    async def publish(self, event: Event) -> None:
-        self.published.append(event)
-        await super().publish(event)
+    async def publish_all(self, events: Sequence[Event]) -> None:
+        self.published.extend(events)
+        await super().publish_all(events)
 
 
 def make_config(*, main: Mapping[str, Any] | None = None, sub1: Mapping[str, Any] | None = None,

@@ -83,3 +83,24 @@ async def test_each_account_keeps_its_own_log(store):
 
     assert changes(rig) == [("position_opened", ("sub1", APT, "long"), None, "60")]
     assert [r.account for r in store.rule_states(rule="position_log")] == ["sub1"]
+
+
+async def test_a_run_over_many_positions_writes_two_transactions(store, monkeypatch):
+    """Issue 16: the first run over 1,000 positions was 2,000 commits holding the rule
+    loops up; now its events are one and its states another, whatever their number."""
+    from bot.venues.paper.demo import INSTRUMENTS
+
+    rig = make_rig(store)
+    for inst in INSTRUMENTS:
+        for side in Side:
+            rig.seed("main", inst.symbol, side, "1", entry=str(rig.exchange.market.mark(
+                inst.symbol)))
+    sessions = []
+    real = store._db.session
+    monkeypatch.setattr(store._db, "session", lambda: sessions.append(1) or real())
+
+    await rig.ops.position_log.run("main")
+
+    assert len(sessions) == 2  # (reads take no write lock and are not counted)
+    assert len(rig.recorded("position_opened")) == 2 * len(INSTRUMENTS)
+    assert len(store.rule_states(account="main", rule="position_log")) == 2 * len(INSTRUMENTS)

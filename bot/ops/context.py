@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,3 +65,7 @@ class Context:
 
     async def publish(self, event: Event) -> None:
         await self.events.publish(event)
+
+    async def publish_all(self, events: Sequence[Event]) -> None:
+        """Several events recorded in one transaction (a run that saw many changes)."""
+        await self.events.publish_all(events)

@@ -21,6 +21,8 @@ class PositionLog:
         held = {(p.symbol, p.side.value): p for p in await self.ctx.venue(account).positions()}
         seen = {(r.symbol, r.side): r.state for r in store.rule_states(account=account,
                                                                         rule=RULE)}
+        changes: list[PositionChanged] = []
+        states: dict[tuple[str, str], dict[str, str] | None] = {}
         for (symbol, side), pos in held.items():
             before = seen.get((symbol, side))
             now = {"size": str(pos.size), "entry": str(pos.entry_price)}
@@ -29,11 +31,18 @@ class PositionLog:
             old = None if before is None else Decimal(before["size"])
             change = ("opened" if old is None else "increased" if pos.size > old else
                       "reduced" if pos.size < old else "entry_changed")
-            await self.ctx.publish(PositionChanged(where=(account, symbol, side), change=change,
-                                                   before=before, after=now))
-            store.put_rule_state(account, symbol, side, RULE, now)
+            changes.append(PositionChanged(where=(account, symbol, side), change=change,
+                                           before=before, after=now))
+            states[(symbol, side)] = now
         for (symbol, side), before in seen.items():
             if (symbol, side) not in held:
-                await self.ctx.publish(PositionChanged(where=(account, symbol, side),
-                                                       change="closed", before=before))
-                store.delete_rule_state(account, symbol, side, RULE)
+                changes.append(PositionChanged(where=(account, symbol, side),
+                                               change="closed", before=before))
+                states[(symbol, side)] = None
+        # One transaction for the events, one for the states: a first run over 1,000
+        # positions was 2,000 commits that held the rule loops up for seconds (issue 16).
+        # The events first: a run that stops between the two tells them again, never
+        # forgets one.
+        if changes:
+            await self.ctx.publish_all(changes)
+            store.put_rule_states(account, RULE, states)

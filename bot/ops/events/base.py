@@ -10,7 +10,7 @@ told about: recorded and logged, never delivered again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -96,22 +96,31 @@ class EventBus:
         self.subscribers.append(subscriber)
 
     async def publish(self, event: Event) -> None:
-        if event.recorded:
-            message = event.message()[:500]
-            if self.scrub is not None:
-                message = self.scrub(message)
-            self.store.record_event(event.name, message, account=event.account,
-                                    symbol=event.symbol, side=event.side,
-                                    severity=event.severity, data=event.data(),
-                                    action_id=event.action_id)
+        await self.publish_all([event])
+
+    async def publish_all(self, events: Sequence[Event]) -> None:
+        """Several events, recorded in one transaction, then each logged and delivered
+        in order."""
+        recorded = [(event, self._message(event)) for event in events if event.recorded]
+        if recorded:
+            self.store.record_events([
+                {"name": e.name, "message": message, "account": e.account,
+                 "symbol": e.symbol, "side": e.side, "severity": e.severity,
+                 "data": e.data(), "action_id": e.action_id} for e, message in recorded])
+        for event, message in recorded:
             line = " ".join(x for x in (event.account, event.symbol, event.side, message)
                             if x)
             log.log(_LEVELS[Severity(event.severity)], "%s %s%s", event.name, line,
                     " (repeat)" if event.repeat else "")
-        if event.repeat:
-            return
-        for deliver in self.subscribers:
-            try:
-                await deliver(event)
-            except Exception:  # showing an event must never stop the op that had it
-                log.exception("event_not_delivered name=%s", event.name)
+        for event in events:
+            if event.repeat:
+                continue
+            for deliver in self.subscribers:
+                try:
+                    await deliver(event)
+                except Exception:  # showing an event must never stop the op that had it
+                    log.exception("event_not_delivered name=%s", event.name)
+
+    def _message(self, event: Event) -> str:
+        message = event.message()[:500]
+        return self.scrub(message) if self.scrub is not None else message
