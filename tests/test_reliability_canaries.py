@@ -277,7 +277,7 @@ def write_inputs(tmp_path: Path, canaries: dict[str, Canary], telegram_url: str,
                 f"    passphrase: \"${{{prefix}PASSPHRASE}}\"\n"
                 # observe: the rule loops run every second, read, decide and report, and
                 # send nothing (main's long sits at +25%, take-profit tier 1)
-                "    rules: {take_profit: observe, hedge: observe}\n")
+                "    rules: {take_profit: observe, hedge: observe, correction: observe}\n")
 
     config = folders["conf"] / "config.yaml"
     config.write_text(
