@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bot.domain import Fill
 from bot.venues.paper.engine import PaperExchange
+from tests.fakes.okx_channels import Channel  # the same push contract as the OKX fake
 
 _MARK_DRIVEN = ("position_value", "unrealized_pnl", "liquidation_price")
 Json = dict[str, Any]
@@ -41,18 +42,7 @@ class Feed(Protocol):
 
 
 class WsError(Exception):
-    pass
-
-
-class Channel:
-    def first(self, now: float) -> list[Json]:
-        raise NotImplementedError
-
-    def changes(self, now: float) -> list[Json]:
-        raise NotImplementedError
-
-    def due(self) -> float | None:
-        return None
+    """A subscription the fake refuses; its text goes back in Lighter's error envelope."""
 
 
 class MarketStats(Channel):

@@ -186,8 +186,9 @@ class LighterStream:
 
     async def _session(self, ws: ClientConnection) -> None:
         messages = self._messages(ws)
-        while (await anext(messages)).get("type") != "connected":
-            pass
+        async for message in messages:  # Lighter greets first; we subscribe after it
+            if message.get("type") == "connected":
+                break
         await ws.send(json.dumps({"type": "subscribe",
                                   "channel": f"account_all/{self.account_index}",
                                   "auth": self._auth()}))

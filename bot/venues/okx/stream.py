@@ -183,8 +183,9 @@ class OkxStream:
             "apiKey": self._keys.api_key, "passphrase": self._keys.passphrase,
             "timestamp": timestamp, "sign": sign}]}))
         messages = self._messages(ws, PRIVATE_PATH)
-        while (await anext(messages)).get("event") != "login":
-            pass  # (a refusal raises StreamRefused)
+        async for message in messages:  # until logged in (a refusal raises StreamRefused)
+            if message.get("event") == "login":
+                break
         await ws.send(json.dumps({"op": "subscribe", "args": [
             {"channel": "positions", "instType": "SWAP", "extraParams": NO_PERIODIC_PUSH},
             {"channel": "orders", "instType": "SWAP"}]}))
