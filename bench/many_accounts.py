@@ -3,7 +3,8 @@ process) against the fake OKX server answering every request after LATENCY, and 
 Telegram Bot API server. Prints, against issue 16's targets:
 
 - the first answer to `/positions`, sent as the process starts: seconds from the process
-  start, and from the moment the bot first polls Telegram (when it is up);
+  start, and from the moment the bot first polls Telegram (when it is up); on the first
+  start (a new database) and on a restart (stopped as a user stops it, started again);
 - with at most 20 accounts, the next `/positions` (every account read anew): seconds, and
   round trips of LATENCY beyond what `/help` takes through Telegram and the handlers (a
   larger answer is several messages, paced by Telegram's limits);
@@ -53,15 +54,19 @@ def behind_in(log: str, since: float, until: float) -> dict[str, int]:
     return counts
 
 
+async def first_answer(bot: Running) -> tuple[float, float]:
+    """Seconds from the process start, and from when it was up, to its first answer."""
+    up = asyncio.create_task(polling(bot))
+    answered, _ = await bot.answer_to("/positions", "Positions —")
+    return answered - bot.started, answered - await up
+
+
 async def measure(accounts: int, positions: int, latency: float, seconds: float) -> dict:
     exchange, keys = exchange_for(accounts, positions)
     exchange.faults.latency_seconds = latency
     result: dict = {}
     async with bot_against(exchange, keys, interval=INTERVAL, streams=False) as bot:
-        up = asyncio.create_task(polling(bot))
-        answered, _ = await bot.answer_to("/positions", "Positions —")
-        result["first_answer"] = answered - bot.started
-        result["after_up"] = answered - await up
+        result["first_start"] = await first_answer(bot)
         await asyncio.sleep(SETTLE_SECONDS)
         if accounts <= 20:
             asked = time.monotonic()
@@ -77,6 +82,8 @@ async def measure(accounts: int, positions: int, latency: float, seconds: float)
         _, status = await bot.answer_to("/status", "Jobs")
         result["rss"] = bot.peak_rss_mb()
         log = (bot.folder / "stderr").read_text()
+        await bot.restart()
+        result["restart"] = await first_answer(bot)
     result["window"] = behind_in(log, window[1], ended[1])
     counts = [tuple(map(int, m)) for m in
               re.findall(r"skipped (\d+), late (\d+)", "\n".join(status))]
@@ -96,9 +103,12 @@ def report(accounts: int, positions: int, latency_ms: int, seconds: float) -> No
     target = RSS_TARGET_MB.get((accounts, positions))
     print(f"{accounts} OKX accounts × {positions} positions, {latency_ms} ms latency, "
           f"take-profit every {INTERVAL} s, {seconds:g} s measured")
-    print(f"  first answer (/positions, sent at the start): {r['first_answer']:.2f} s after "
-          f"the process started, {r['after_up']:.2f} s after it was up "
-          f"(target {TARGETS['first_answer']:g} s)")
+    for start, name in (("first_start", "first start, new database"),
+                        ("restart", "restart")):
+        since_start, since_up = r[start]
+        print(f"  first answer (/positions, sent at the start) on the {name}: "
+              f"{since_start:.2f} s after the process started, {since_up:.2f} s after it "
+              f"was up (target {TARGETS['first_answer']:g} s)")
     if "positions" in r:
         venue = r["positions"] - r["telegram"]
         trips = venue / (latency_ms / 1000) if latency_ms else 0

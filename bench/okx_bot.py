@@ -97,14 +97,38 @@ def write_config(folder: Path, okx_url: str, telegram: FakeTelegramServer,
 class Running:
     okx: TimedOkxServer
     telegram: FakeTelegramServer
-    process: asyncio.subprocess.Process
-    started: float  # monotonic, just before the process was spawned
+    config: Path
     folder: Path
+    process: asyncio.subprocess.Process | None = None
+    started: float = 0.0  # monotonic, just before the process was spawned
+
+    async def start(self) -> None:
+        """`python bot.py --config FILE` in its folder, its log in `stderr` there."""
+        env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
+        self.started = time.monotonic()
+        with (self.folder / "stderr").open("wb") as stderr:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, str(ROOT / "bot.py"), "--config", str(self.config),
+                cwd=self.folder, env=env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            if self.process.returncode is None:
+                self.process.terminate()
+            await self.process.wait()
+
+    async def restart(self) -> None:
+        """Stopped as a user stops it, started again on the same database."""
+        await self.stop()
+        self.telegram.calls.clear()
+        await self.start()
 
     async def answer_to(self, text: str, answer: str, timeout: float = 30
                         ) -> tuple[float, list[str]]:
         """Say `text`: when the bot's answer (the first message after it containing
         `answer`, not an alert) arrived, and all it said meanwhile."""
+        assert self.process is not None, "start() first"
         chat = self.telegram.chat
         mark = len(chat.transcript)
         await chat.say(text)
@@ -120,6 +144,7 @@ class Running:
         return answered, [e.text for e in chat.transcript[mark:] if e.kind == "sent"]
 
     def peak_rss_mb(self) -> float:
+        assert self.process is not None, "start() first"
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         found = re.search(r"VmHWM:\s+(\d+) kB", status)
         assert found is not None
@@ -139,19 +164,12 @@ async def bot_against(exchange: PaperExchange, keys: dict[str, str], *, interval
             telegram.chat.users = {USER: telegram.chat.user}
             config = write_config(folder, okx.base_url, telegram, keys, interval=interval,
                                   streams=streams)
-            env = {k: v for k, v in os.environ.items() if k != "BOT_CONFIG"}
-            started = time.monotonic()
-            with (folder / "stderr").open("wb") as stderr:
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable, str(ROOT / "bot.py"), "--config", str(config),
-                    cwd=folder, env=env, stdin=asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
+            bot = Running(okx, telegram, config, folder)
+            await bot.start()
             try:
-                yield Running(okx, telegram, process, started, folder)
+                yield bot
             finally:
-                if process.returncode is None:
-                    process.terminate()
-                await process.wait()
+                await bot.stop()
 
 
 def p99(values: list[float]) -> float:

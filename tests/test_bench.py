@@ -44,7 +44,9 @@ def test_many_accounts_benchmark_prints_its_figures():
     assert lines[0] == ("3 OKX accounts × 2 positions, 20 ms latency, take-profit every 1 s, "
                         "1 s measured")
     assert [line.split(":")[0].strip() for line in lines[1:]] == [
-        "first answer (/positions, sent at the start)", "/positions over every account",
+        "first answer (/positions, sent at the start) on the first start, new database",
+        "first answer (/positions, sent at the start) on the restart",
+        "/positions over every account",
         "take-profit runs skipped", "p99 interval between one account's position reads",
         "peak RSS of the bot"]
 

@@ -82,7 +82,7 @@ BAD_CONFIGS: list[tuple[str, list[tuple[str, str]], str]] = [
     (
         "bad YAML",
         [("    role: sub\n", "    role: [sub\n")],
-        "bad YAML at line 17 column 6: expected ',' or ']', but got ':'",
+        "bad YAML at line 17 column 6: did not find expected ',' or ']'",  # libyaml's words
     ),
     (
         "duplicate YAML key",

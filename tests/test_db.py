@@ -11,6 +11,7 @@ from decimal import Decimal as D
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, inspect, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
@@ -27,6 +28,7 @@ from bot.domain import (
 from db import Database, Store
 from db.models import Base
 from db.records import ActionState, ConfirmationState, ConfirmReason, StepState
+from db.session import SCHEMA_HEAD
 from db.types import DecimalText, UTCDateTime
 
 APT = "APT-USDT-SWAP"
@@ -108,6 +110,24 @@ def test_schema_comparison_would_catch_drift(database: Database) -> None:
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert [d[0] for d in compare_metadata(context, drifted)] == ["add_column"]
+
+
+def test_schema_head_is_alembics_head() -> None:
+    # A start at SCHEMA_HEAD skips alembic: a migration added without moving it would
+    # never run on an existing database.
+    scripts = ScriptDirectory.from_config(Database("sqlite://").alembic_config())
+    assert scripts.get_current_head() == SCHEMA_HEAD
+
+
+def test_a_database_behind_is_brought_to_head(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        db.migrate("0001")
+        db.migrate()
+        assert db.current_revision() == SCHEMA_HEAD
+        assert "open_alerts" in inspect(db.engine).get_table_names()
+    finally:
+        db.dispose()
 
 
 def test_migrate_twice_is_a_no_op(database: Database, store: Store) -> None:
