@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, Tel
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
+from bot.cluster import Cluster
 from bot.config import Config
 from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
@@ -32,6 +34,8 @@ from bot.ops.ops import Ops
 from bot.secrecy import SecretScrubber, config_secrets
 from bot.venues.base import Streaming, Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
+from bot.venues.fenced import FencedVenue
+from db.leases import Leases, fence_writes
 from db.repo import Store
 from db.session import Database, DriverMissing
 from handlers import commands
@@ -97,8 +101,9 @@ class BotApp:
         self._refused = asyncio.Event()  # set when Telegram says another bot polls first
         self._refusal: str | None = None
         self._polling_since = 0.0
+        # (in a cluster the processes share the token: its lease picks the one poller)
         self.lock = InstanceLock(config.database.url, base_url=config.telegram.base_url, token=(
-            None if chat is not None or config.telegram.token is None
+            None if chat is not None or config.telegram.token is None or config.cluster.enabled
             else config.telegram.token.get_secret_value()))
         try:
             self.db = Database(config.database.url)
@@ -107,6 +112,7 @@ class BotApp:
             self.venues: dict[str, Venue]
             self.paper: PaperRuntime | None
             self.venues, self.paper = build_venues(config, clock, base_dir)
+            self.cluster = self._cluster() if config.cluster.enabled else None
             self.application = self._telegram()
             close = config.rules.close
             executor = Executor(self.store, client_prefix=self._client_prefix(), clock=clock,
@@ -218,7 +224,43 @@ class BotApp:
             self.jobs.add("paper_market", float(self.config.paper.tick_seconds),
                           self._async(paper.tick), pausable=False,
                           first=float(self.config.paper.tick_seconds))
-        schedule_loops(self.jobs, self.config, self.ops)
+        # In a cluster an account's loops start when its lease is taken (_accounts_gained).
+        self._account_jobs = {} if self.cluster is not None else schedule_loops(
+            self.jobs, self.config, self.ops)
+
+    def _cluster(self) -> Cluster:
+        """This process as a member of the cluster: its venues send nothing, and its
+        database takes no journal write, for an account whose lease it does not hold."""
+        me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+        leases = Leases(self.db, me, host=socket.gethostname(), pid=os.getpid(),
+                        seconds=self.config.cluster.lease_seconds)
+        cluster = Cluster(leases, [a.name for a in self.config.accounts],
+                          gained=self._accounts_gained, lost=self._accounts_lost,
+                          polling=self._poll, idle=self._account_idle)
+        self.venues = {name: FencedVenue(name, venue, cluster)  # type: ignore[misc]
+                       for name, venue in self.venues.items()}
+        fence_writes(self.db, cluster.epoch_of, leases)
+        return cluster
+
+    async def _accounts_gained(self, accounts: list[str]) -> None:
+        """Taken up as a restart takes them up: their unfinished actions resumed from the
+        journal (in the background, holding their positions before the loops look), then
+        their loops and streams."""
+        stock = self.ops.recovery.take_stock(accounts)
+        self.application.create_task(self.ops.recovery.run(stock), name="reconcile")
+        await asyncio.sleep(0)
+        added = schedule_loops(self.jobs, self.config, self.ops, accounts)
+        self._account_jobs |= added
+        self.jobs.schedule([name for names in added.values() for name in names])
+        self._watch_streams(accounts)
+
+    async def _accounts_lost(self, accounts: list[str]) -> None:
+        self.jobs.remove([name for a in accounts for name in self._account_jobs.pop(a, [])])
+
+    def _account_idle(self, account: str) -> bool:
+        running = (self.jobs.status(name) for name in self._account_jobs.get(account, []))
+        return not self.busy.account_busy(account) and not any(
+            status is not None and status.running for status in running)
 
     @staticmethod
     def _async(func: Callable[[], None]) -> Callable[[], asyncio.Future[None]]:
@@ -249,10 +291,12 @@ class BotApp:
         console = ConsoleChat(self.chat, stdin, stdout) if (
             self.chat is not None and stop is None) else None
         announced = False
+        membership: asyncio.Task[None] | None = None
         async with app:  # initialize asks getMe: where Telegram checks the token
             try:
                 await app.bot.set_my_commands(commands.bot_commands(self.config.language))
-                self.ops.recovery.take_stock()  # before any new command journals a step
+                # Before any new command journals a step (in a cluster: per account taken).
+                stock = self.ops.recovery.take_stock() if self.cluster is None else None
                 await app.start()
                 await self._serve_status_page()
                 if console is not None:
@@ -265,15 +309,15 @@ class BotApp:
                     await app.bot.send_message(self.chat.user["id"], greeting)
                 # In the background, since a resumed order may take as long as the order; its
                 # maintenances hold their positions before the jobs' first run looks at them.
-                app.create_task(self.ops.recovery.run(), name="reconcile")
+                if stock is not None:
+                    app.create_task(self.ops.recovery.run(stock), name="reconcile")
                 await asyncio.sleep(0)
                 self.jobs.start()
-                self._watch_streams()
-                assert app.updater is not None
-                self._polling_since = time.monotonic()
-                await app.updater.start_polling(
-                    poll_interval=0, timeout=1 if self.chat is not None else 10,
-                    allowed_updates=Update.ALL_TYPES, error_callback=self._polling_failed)
+                if self.cluster is None:
+                    self._watch_streams([a.name for a in self.config.accounts])
+                    await self._poll(True)
+                else:  # accounts, streams and polling as the leases come
+                    membership = app.create_task(self.cluster.run(), name="cluster")
                 self.ready.set()
                 if console is not None:  # (no Telegram there, so no other poller either)
                     await console.run()
@@ -292,15 +336,30 @@ class BotApp:
                     console.detach()
                 await self.jobs.stop_waking()  # streams change nothing from here on
                 await self.ops.followups.stop()  # the next start looks their orders up
+                if membership is not None:  # the leases given up: another takes over now
+                    membership.cancel()
+                    await asyncio.gather(membership, return_exceptions=True)
                 if app.updater is not None and app.updater.running:
                     await app.updater.stop()
                 if app.running:
                     await app.stop()
 
-    def _watch_streams(self) -> None:
+    async def _poll(self, on: bool) -> None:
+        """Start or stop polling Telegram (in a cluster: its lease taken or lost)."""
+        updater = self.application.updater
+        assert updater is not None
+        if on and not updater.running:
+            self._polling_since = time.monotonic()
+            await updater.start_polling(
+                poll_interval=0, timeout=1 if self.chat is not None else 10,
+                allowed_updates=Update.ALL_TYPES, error_callback=self._polling_failed)
+        elif not on and updater.running:
+            await updater.stop()
+
+    def _watch_streams(self, accounts: list[str]) -> None:
         """Accounts whose venue streams: every price or position change wakes their
         take-profit and hedge loop at once; its schedule stays as the fallback."""
-        for account in self.config.accounts:
+        for account in map(self.config.account, accounts):
             venue = self.venues[account.name]
             if account.streams and isinstance(venue, Streaming):
                 venue.watch(functools.partial(self.jobs.wake, f"take_profit:{account.name}"))

@@ -27,6 +27,10 @@ class BusyPositions:
     def __contains__(self, key: Key) -> bool:
         return key in self._held
 
+    def account_busy(self, account: str) -> bool:
+        """Any of the account's positions held by an action of this process."""
+        return any(key[0] == account for key in self._held)
+
     @contextmanager
     def hold(self, key: Key) -> Iterator[None]:
         if key in self._held:

@@ -258,6 +258,15 @@ class DatabaseConfig(_Section):
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", self.url)
 
 
+class ClusterConfig(_Section):
+    """Several processes sharing the accounts through leases in PostgreSQL (bot/cluster.py,
+    README "A cluster"): a process that stops renewing loses its accounts within
+    `lease_seconds`, and another takes them over."""
+
+    enabled: bool = False
+    lease_seconds: Annotated[NoBoolInt, Field(ge=3, le=300)] = 10
+
+
 class PaperBalances(_Section):
     main: Annotated[Decimal, Field(ge=0)] = Decimal(500)
     sub: Annotated[Decimal, Field(ge=0)] = Decimal(200)
@@ -339,11 +348,14 @@ class Config(_Section):
     paper: PaperConfig = Field(default_factory=PaperConfig)
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
     grids: list[GridConfig] = Field(default_factory=list)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Config":
         if not self.accounts:
             raise field_problem("accounts", "at least one account is required")
+        if self.cluster.enabled:
+            self._cluster_checks()
         seen: dict[str, int] = {}
         for i, account in enumerate(self.accounts):
             first = seen.setdefault(account.name.lower(), i)
@@ -362,6 +374,18 @@ class Config(_Section):
                     f"grids[{i}].name", f"duplicate grid name {grid.name!r} (also grids[{first}])"
                 )
         return self
+
+    def _cluster_checks(self) -> None:
+        if not self.database.url.startswith("postgresql"):
+            raise field_problem("cluster.enabled", "needs a PostgreSQL database.url (the "
+                                "processes share it and its row locks)")
+        if self.telegram.token is None:
+            raise field_problem("cluster.enabled", "needs telegram.token (the console chat "
+                                "is one terminal's)")
+        for i, account in enumerate(self.accounts):
+            if account.venue == "paper":
+                raise field_problem(f"accounts[{i}].venue", "paper accounts live inside one "
+                                    "process: a cluster shares real venues only")
 
     @property
     def is_demo(self) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -252,3 +253,29 @@ class OpenAlertRow(Base):
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer)  # runs it was seen in
+
+
+class LeaseRow(Base):
+    """In a cluster (several processes on one PostgreSQL database): which process acts for
+    an account, or polls Telegram, and until when by the database's clock. `epoch` grows
+    with every change of holder: a write checks holder and epoch, so a process that lost
+    the lease while paused writes nothing (bot/cluster.py)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # account:main, telegram
+    holder: Mapped[str | None] = mapped_column(String(200))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MemberRow(Base):
+    """A process of the cluster, alive while it renews: how many share the accounts."""
+
+    __tablename__ = "cluster_members"
+
+    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

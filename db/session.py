@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration's revision (tests/test_db.py holds it to alembic's head). A start
 # on a database already there skips alembic, a third of a second of imports.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
+MIGRATION_LOCK = 0x616E63686F72  # a PostgreSQL advisory lock's key: "anchor"
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -130,6 +131,11 @@ class Database:
             read_only = connection.get_execution_options().get("read_only")
             connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The factory of `session`'s units (for listeners on their writes)."""
+        return self._sessions
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commit when the block ends normally, roll back on error."""
@@ -173,6 +179,10 @@ class Database:
 
         config = self.alembic_config()
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes of a cluster start together: one migrates, the others wait for
+                # it here and then find the schema at `revision`.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             # Sharing our connection is what makes in-memory SQLite work, and keeps the
             # pragmas above in force during the migration.
             config.attributes["connection"] = connection

@@ -9,10 +9,16 @@ from jobs.scheduler import Jobs
 POSITION_LOG_SECONDS = 30
 
 
-def schedule_loops(jobs: Jobs, config: Config, ops: Ops) -> None:
+def schedule_loops(jobs: Jobs, config: Config, ops: Ops,
+                   accounts: list[str] | None = None) -> dict[str, list[str]]:
+    """The loops of `accounts` (default: all); each account's job names."""
     rules = config.rules
+    before = set(jobs.names())
+    added: dict[str, list[str]] = {}
     for account in config.accounts:
         name = account.name
+        if accounts is not None and name not in accounts:
+            continue
         jobs.add(f"position_log:{name}", POSITION_LOG_SECONDS,
                  lambda n=name: ops.position_log.run(n))
         if {account.rule_mode("take_profit"), account.rule_mode("hedge")} != {RuleMode.OFF}:
@@ -28,3 +34,6 @@ def schedule_loops(jobs: Jobs, config: Config, ops: Ops) -> None:
         if account.rules.watcher is not WatcherMode.OFF:
             jobs.add(f"watcher:{name}", rules.maintenance.watcher.interval_seconds,
                      lambda n=name: ops.watcher.run(n))
+        added[name] = [job for job in jobs.names() if job not in before]
+        before |= set(added[name])
+    return added

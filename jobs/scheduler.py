@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from telegram.ext import ContextTypes, JobQueue
 
+from bot.fence import LeaseLost
 from bot.ops.context import PauseSwitch
 from bot.ops.status import JobStatus, same_problem
 
@@ -56,21 +57,31 @@ class Jobs:
         self._again: set[str] = set()  # jobs woken again since their woken run began
         self._idle: dict[str, asyncio.Event] = {}  # set while the job is not running
         self._stopping = False
+        self._started = False
 
     def add(self, name: str, interval_seconds: float, func: JobFunc, *,
             pausable: bool = True, first: float | None = None) -> None:
-        """Register a job; it is scheduled by `start`, once the scheduler runs."""
+        """Register a job; it is scheduled by `start`, once the scheduler runs (added
+        after that: by `schedule`)."""
         if name in self._jobs:
             raise ValueError(f"job {name!r} is scheduled already")
         self._jobs[name] = (func, JobStatus(name, interval_seconds, pausable))
         self._first[name] = first
 
+    def names(self) -> list[str]:
+        return list(self._jobs)
+
     def start(self) -> None:
         self._queue.scheduler.add_listener(self._not_run,
                                            EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
-        offsets = self._offsets()
-        for name, (_, status) in self._jobs.items():
-            first = self._first[name]
+        self._started = True
+        self.schedule(list(self._jobs))
+
+    def schedule(self, names: list[str]) -> None:
+        """Put jobs added (after `start`) on the schedule, their first runs spread."""
+        offsets = self._offsets(names)
+        for name in names:
+            status, first = self._jobs[name][1], self._first[name]
             self._queue.run_repeating(
                 # APScheduler skips a first run whose time has already passed when the job
                 # is added, so "at once" is a moment from now, not now.
@@ -81,11 +92,22 @@ class Jobs:
                             "misfire_grace_time": max(1, int(status.interval_seconds))},
             )
 
-    def _offsets(self) -> dict[str, float]:
+    def remove(self, names: list[str]) -> None:
+        """Take jobs off the schedule (another process acts for their account now); a run
+        going is not stopped here: what it would send or write is fenced."""
+        gone = {name for name in names if self._jobs.pop(name, None) is not None}
+        for name in gone:
+            self._first.pop(name, None)
+            self._again.discard(name)
+        for job in self._queue.jobs():
+            if job.name in gone:
+                job.schedule_removal()
+
+    def _offsets(self, names: list[str]) -> dict[str, float]:
         """Where each job's first run falls among its loop's (the jobs named alike up to
         the colon): the k-th of n starts k/n of the loop's spread later."""
         loops: dict[str, list[str]] = {}
-        for name in self._jobs:
+        for name in names:
             loops.setdefault(name.partition(":")[0], []).append(name)
         offsets = {}
         for same in loops.values():
@@ -123,7 +145,7 @@ class Jobs:
     async def _woken_runs(self, name: str) -> None:
         idle = self._idle.setdefault(name, asyncio.Event())
         try:
-            while name in self._again:
+            while name in self._again and name in self._jobs:
                 if self._jobs[name][1].running:
                     idle.clear()
                     await idle.wait()  # a run in flight reads before the change: one after it
@@ -168,6 +190,8 @@ class Jobs:
     async def _tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert context.job is not None
         name = str(context.job.data)
+        if name not in self._jobs:  # removed while this tick was due
+            return
         status = self._jobs[name][1]
         now, last = time.monotonic(), status.last_start
         status.last_start = now
@@ -205,6 +229,8 @@ class Jobs:
             await self.on_behind(name, why)
 
     async def _run(self, name: str) -> None:
+        if name not in self._jobs:
+            return
         func, status = self._jobs[name]
         if status.running or (status.pausable and self._pause.paused):
             return
@@ -215,6 +241,8 @@ class Jobs:
             status.last_error = None
             if self.on_success is not None:
                 await self.on_success(name)
+        except LeaseLost as lost:  # another process acts for the account now: no failure
+            log.info("job_lease_lost name=%s account=%s", name, lost.account)
         except Exception as exc:  # a failing run must not kill the schedule
             status.last_error = f"{type(exc).__name__}: {exc}"
             self._log_failure(name, exc)

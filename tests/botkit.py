@@ -32,12 +32,13 @@ def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str 
                 rules: dict[str, Any] | None = None, paper: dict[str, Any] | None = None,
                 close: dict[str, Any] | None = None,
                 telegram: dict[str, Any] | None = None,
-                grids: list[dict[str, Any]] | None = None, streams: bool = False) -> Config:
+                grids: list[dict[str, Any]] | None = None, streams: bool = False,
+                database_url: str | None = None) -> Config:
     """main (role main) and sub1 (role sub): paper accounts, or OKX accounts at `okx_url`
     with the fake server's keys, read over REST unless `streams`. `rules` sets each
     account's rule switches over take_profit, hedge and correction off; `paper`, `close`
     (rules.close) and `telegram` add to those sections of the config; `grids` is its
-    `grids:`."""
+    `grids:`; `database_url` its database (else an SQLite file in `tmp_path`)."""
     def account(name: str, role: str) -> dict[str, Any]:
         venue = {"venue": "paper"} if okx_url is None else {
             "venue": "okx", "base_url": okx_url, "streams": streams, **credentials_of(name)}
@@ -48,7 +49,7 @@ def make_config(tmp_path: Path, *, users: Iterable[int] = (USER,), okx_url: str 
     return parse_config({
         "language": "en",
         "telegram": {"allowed_user_ids": list(users), **(telegram or {})},
-        "database": {"url": f"sqlite:///{tmp_path / 'bot.db'}"},
+        "database": {"url": database_url or f"sqlite:///{tmp_path / 'bot.db'}"},
         "paper": {"state_path": str(tmp_path / "paper.json"), **(paper or {})},
         "accounts": [account("main", "main"), account("sub1", "sub")],
         "rules": {"close": close or {}},

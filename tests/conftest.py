@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import pytest
@@ -10,6 +11,7 @@ from bot.venues.paper.demo import new_exchange
 from db import Database, Store
 from tests.fakes.okx_accounts import CREDENTIALS, KEYS
 from tests.fakes.okx_server import FakeOkxServer
+from tests.pgserver import PostgresServer, ServerMissing
 
 
 @pytest.fixture(params=["paper", "okx"])
@@ -24,10 +26,37 @@ async def venue_kind(request):
         yield exchange, server.base_url, server
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """The run's PostgreSQL server (tests/pgserver.py). Missing: the test is skipped on a
+    developer's machine and fails under CI=true, saying why."""
+    try:
+        server = PostgresServer().start()
+    except ServerMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is needed under CI=true: {exc}")
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A migrated database of the test's own: an SQLite file, and a PostgreSQL database
+    on the run's server (every test that takes it runs on both)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'bot.db'}"
+        db = Database(url)
+        db.migrate()
+        db.dispose()
+        return url
+    return request.getfixturevalue("postgres").new_database()
+
+
 @pytest.fixture
-def store(tmp_path):
-    """A migrated SQLite database of the test's own, behind the bot's Store."""
-    db = Database(f"sqlite:///{tmp_path / 'bot.db'}")
+def store(database_url):
+    """The bot's Store on the test's own database (SQLite, then PostgreSQL)."""
+    db = Database(database_url)
     db.migrate()
     yield Store(db)
     db.dispose()

@@ -50,7 +50,7 @@ from aiohttp import web
 from bot.domain import Order, Side
 from bot.venues.paper.engine import PaperExchange
 from tests.fakes.okx_accounts import CREDENTIALS, KEYS, credentials_of
-from tests.fakes.okx_server import FakeOkxServer
+from tests.fakes.okx_server import Credentials, FakeOkxServer
 from tests.fakes.telegram_server import FakeTelegramServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,8 +114,9 @@ class Trap:
 
 
 class TrapOkxServer(FakeOkxServer):
-    def __init__(self, exchange: PaperExchange) -> None:
-        super().__init__(exchange, KEYS, credentials=CREDENTIALS, demo=False)
+    def __init__(self, exchange: PaperExchange, keys: dict[str, str] = KEYS,
+                 credentials: dict[str, Credentials] = CREDENTIALS) -> None:
+        super().__init__(exchange, keys, credentials=credentials, demo=False)
         self.placements: list[Placement] = []
         self.margin_writes: list[MarginWrite] = []
         self.writes = 0  # orders, margin changes and leverage settings received

@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
+
+from db.session import SCHEMA_HEAD
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,3 +101,26 @@ def test_a_second_bot_on_the_same_database_refuses_to_start(tmp_path):
     finally:
         first.stdin.close()
         assert first.wait(timeout=30) == 0
+
+
+def test_the_console_demo_on_postgresql_keeps_its_state_there(tmp_path, postgres):
+    url = postgres.new_database(migrated=False)  # the bot runs the migrations itself
+    path = tmp_path / "config.yaml"
+    path.write_text(f"language: en\ndatabase: {{url: '{url}'}}\n")
+    done = run_bot(tmp_path, "--config", str(path), stdin="/positions sub1\n")
+    assert done.returncode == 0, done.stderr
+    assert "📈 Positions — sub1 (paper)\nAPT-USDT-SWAP long " in done.stdout
+    assert not (tmp_path / "data" / "bot.db").exists()
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == (
+            SCHEMA_HEAD,)
+        started = connection.execute(
+            "SELECT count(*) FROM events WHERE name = 'bot_started'").fetchone()
+    again = run_bot(tmp_path, "--config", str(path), stdin="/lang zh\n")
+    assert again.returncode == 0, again.stderr
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        assert connection.execute(
+            "SELECT count(*) FROM events WHERE name = 'bot_started'").fetchone() == (
+            started[0] + 1,)
+        assert connection.execute(
+            "SELECT value FROM settings WHERE key = 'language'").fetchone() is not None

@@ -24,11 +24,12 @@ class Clock:
         return datetime.now(UTC) + self.shift
 
 
-def bot(tmp_path, clock=None, **close):
+def bot(tmp_path, database_url, clock=None, **close):
     # the demo accounts, without the rule loops (the watcher's alert about the demo's STX
     # short would land among the answers): these tests are about /close alone
-    config = make_config(tmp_path, users=(USER, OTHER), paper=PAPER_STILL,
-                         rules={"watcher": "off"}, close={**FAST_FOLLOW, **close})
+    config = make_config(tmp_path, database_url=database_url, users=(USER, OTHER),
+                         paper=PAPER_STILL, rules={"watcher": "off"},
+                         close={**FAST_FOLLOW, **close})
     return running(config, clock=clock)
 
 
@@ -36,8 +37,8 @@ def orders(app):
     return list(app.paper.exchange.orders.values())
 
 
-async def test_close_25_percent_confirmed(tmp_path):
-    async with bot(tmp_path) as (app, chat):
+async def test_close_25_percent_confirmed(tmp_path, database_url):
+    async with bot(tmp_path, database_url) as (app, chat):
         [question] = await chat.ask("/close apt 25% SUB1")
         assert question.startswith("Close APT-USDT-SWAP long on sub1?\n"
                                    "Size: 15 ct (15 APT) of 60 ct (60 APT)\n")
@@ -67,10 +68,10 @@ async def test_close_25_percent_confirmed(tmp_path):
         assert (action.kind, action.state, action.requested_by) == ("close", "done", USER)
 
 
-async def test_a_close_is_asked_again_when_the_estimate_moved(tmp_path):
+async def test_a_close_is_asked_again_when_the_estimate_moved(tmp_path, database_url):
     """Issue 11, case 4: confirmed at one estimate, the market then moves 11%: nothing is
     sent, the question comes again with today's estimate; confirmed again, it closes."""
-    async with bot(tmp_path) as (app, chat):
+    async with bot(tmp_path, database_url) as (app, chat):
         exchange = app.paper.exchange
         exchange.market.freeze()
         [question] = await chat.ask("/close apt 25% sub1")
@@ -88,8 +89,8 @@ async def test_a_close_is_asked_again_when_the_estimate_moved(tmp_path):
         assert (order.size, order.reduce_only, order.state) == (D("15"), True, OrderState.FILLED)
 
 
-async def test_a_double_tap_executes_once(tmp_path):
-    async with bot(tmp_path) as (app, chat):
+async def test_a_double_tap_executes_once(tmp_path, database_url):
+    async with bot(tmp_path, database_url) as (app, chat):
         await chat.ask("/close APT 10 sub1")
         message_id = chat.transcript[-1].message_id
         await chat.press("Confirm")
@@ -100,15 +101,15 @@ async def test_a_double_tap_executes_once(tmp_path):
             "Already handled."
 
 
-async def test_cancel_sends_nothing(tmp_path):
-    async with bot(tmp_path) as (app, chat):
+async def test_cancel_sends_nothing(tmp_path, database_url):
+    async with bot(tmp_path, database_url) as (app, chat):
         await chat.ask("/close APT all sub1")
         assert await chat.choose("Cancel") == ["Cancelled: nothing was sent."]
         assert orders(app) == []
 
 
-async def test_the_button_belongs_to_the_user_who_asked(tmp_path):
-    async with bot(tmp_path) as (app, chat):
+async def test_the_button_belongs_to_the_user_who_asked(tmp_path, database_url):
+    async with bot(tmp_path, database_url) as (app, chat):
         await chat.ask("/close APT 10 sub1")
         await chat.press("Confirm", user_id=OTHER)
         await chat.settle()
@@ -119,9 +120,9 @@ async def test_the_button_belongs_to_the_user_who_asked(tmp_path):
         assert len(orders(app)) == 1
 
 
-async def test_an_expired_confirmation_sends_nothing(tmp_path):
+async def test_an_expired_confirmation_sends_nothing(tmp_path, database_url):
     clock = Clock()
-    async with bot(tmp_path, clock=clock) as (app, chat):
+    async with bot(tmp_path, database_url, clock=clock) as (app, chat):
         await chat.ask("/close APT 10 sub1")
         clock.shift = timedelta(seconds=121)
         said = await chat.choose("Confirm")
@@ -129,8 +130,8 @@ async def test_an_expired_confirmation_sends_nothing(tmp_path):
         assert orders(app) == []
 
 
-async def test_both_sides_held_asks_which(tmp_path):
-    async with bot(tmp_path) as (app, chat):
+async def test_both_sides_held_asks_which(tmp_path, database_url):
+    async with bot(tmp_path, database_url) as (app, chat):
         [question] = await chat.ask("/close APT 1 main")
         assert question == "APT on main: both sides are held. Which one?"
         assert chat.choices == ["long", "short", "Cancel"]
@@ -141,8 +142,8 @@ async def test_both_sides_held_asks_which(tmp_path):
         assert (order.side, order.position_side, order.size) == (OrderSide.BUY, Side.SHORT, D("1"))
 
 
-async def test_the_position_is_read_again_when_confirming(tmp_path):
-    async with bot(tmp_path) as (app, chat):
+async def test_the_position_is_read_again_when_confirming(tmp_path, database_url):
+    async with bot(tmp_path, database_url) as (app, chat):
         await chat.ask("/close APT 50 sub1")
         await app.venues["sub1"].place_order(OrderRequest(
             "byhand", APT, OrderSide.SELL, Side.LONG, OrderType.MARKET, D("20"), D("4"),
@@ -152,8 +153,9 @@ async def test_the_position_is_read_again_when_confirming(tmp_path):
         assert len(orders(app)) == 1  # only the one placed by hand
 
 
-async def test_thin_book_closes_in_limit_batches_and_reports_partial(tmp_path):
-    async with bot(tmp_path, gtt_seconds=1, batch_interval_seconds="0") as (app, chat):
+async def test_thin_book_closes_in_limit_batches_and_reports_partial(tmp_path, database_url):
+    async with bot(tmp_path, database_url, gtt_seconds=1,
+                   batch_interval_seconds="0") as (app, chat):
         app.paper.exchange.market.set_book(APT, bids=[(D("5.200"), D("4")),
                                                       (D("4.000"), D("1000"))], asks=[])
         question = (await chat.ask("/close APT 20 sub1"))[0]
@@ -168,8 +170,8 @@ async def test_thin_book_closes_in_limit_batches_and_reports_partial(tmp_path):
         assert [o.state for o in placed] == [OrderState.FILLED] + [OrderState.EXPIRED] * 4
 
 
-async def test_a_rejection_names_the_venue_code(tmp_path):
-    async with bot(tmp_path) as (app, chat):
+async def test_a_rejection_names_the_venue_code(tmp_path, database_url):
+    async with bot(tmp_path, database_url) as (app, chat):
         await chat.ask("/close APT 10 sub1")
         app.paper.exchange.faults.reject_orders("51008", account="sub1")
         said = await chat.choose("Confirm")
@@ -178,8 +180,8 @@ async def test_a_rejection_names_the_venue_code(tmp_path):
         assert app.store.recent_actions(1)[0].state == "failed"
 
 
-async def test_an_order_that_never_fills_is_reported_unfilled_and_cancelled(tmp_path):
-    async with bot(tmp_path, follow_timeout_seconds=1) as (app, chat):
+async def test_an_order_that_never_fills_is_reported_unfilled_and_cancelled(tmp_path, database_url):
+    async with bot(tmp_path, database_url, follow_timeout_seconds=1) as (app, chat):
         await chat.ask("/close APT 10 sub1")
         app.paper.exchange.faults.never_fill("sub1")
         said = await chat.choose("Confirm", timeout=10)
@@ -191,10 +193,10 @@ async def test_an_order_that_never_fills_is_reported_unfilled_and_cancelled(tmp_
         assert [p.size for p in await app.venues["sub1"].positions()] == [D("60")]
 
 
-async def test_restart_reconciles_an_order_sent_before_the_stop(tmp_path):
+async def test_restart_reconciles_an_order_sent_before_the_stop(tmp_path, database_url):
     from bot.execution import client_id_for
 
-    async with bot(tmp_path) as (app, chat):
+    async with bot(tmp_path, database_url) as (app, chat):
         await chat.ask("/status")  # running: the start-up check has looked already
         store, venue = app.store, app.venues["sub1"]
         action = store.create_action("close", "sub1", APT, "long", "command", {})
@@ -205,7 +207,7 @@ async def test_restart_reconciles_an_order_sent_before_the_stop(tmp_path):
                                              OrderType.MARKET, D("5"), D("4"),
                                              reduce_only=True))
         store.update_step(step, state="sent")
-    async with bot(tmp_path) as (app, chat):
+    async with bot(tmp_path, database_url) as (app, chat):
         for _ in range(200):
             if app.store.unfinished_steps() == [] and chat.transcript[-1].text[0] == "🔁":
                 break
@@ -266,8 +268,8 @@ NOT_THE_FORM = {"/close XYZ 1", "/close APX 1", "/close DROP_TABLE_x 1", "/close
 
 
 @pytest.mark.parametrize(("command", "reason"), MALFORMED)
-async def test_malformed_close_commands(tmp_path, command, reason):
-    async with bot(tmp_path) as (app, chat):
+async def test_malformed_close_commands(tmp_path, database_url, command, reason):
+    async with bot(tmp_path, database_url) as (app, chat):
         said = await chat.ask(command)
         usage = "" if command in NOT_THE_FORM else \
             "\nUsage: /close SYMBOL SIZE|N%|all [account] [long|short]"

@@ -34,7 +34,7 @@ from db.types import DecimalText, UTCDateTime
 APT = "APT-USDT-SWAP"
 BTC = "BTC-USDT-SWAP"
 TABLES = {"orders", "fills", "actions", "action_steps", "rule_state", "events",
-          "confirmations", "settings", "open_alerts"}
+          "confirmations", "settings", "open_alerts", "leases", "cluster_members"}
 
 
 class Clock:
@@ -48,9 +48,10 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture(params=["file", "memory", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path}/data/bot.db" if request.param == "file" else "sqlite://"
+    url = {"file": f"sqlite:///{tmp_path}/data/bot.db", "memory": "sqlite://"}.get(
+        request.param) or request.getfixturevalue("postgres").new_database(migrated=False)
     db = Database(url)
     db.migrate()
     yield db
@@ -92,7 +93,7 @@ def make_fill(trade_id: str, symbol: str = APT, client_id: str = "c1") -> Fill:
 def test_migration_creates_every_table(database: Database) -> None:
     names = set(inspect(database.engine).get_table_names())
     assert names == TABLES | {"alembic_version"}
-    assert database.current_revision() == "0002"
+    assert database.current_revision() == SCHEMA_HEAD
 
 
 def test_migrated_schema_equals_the_models(database: Database) -> None:
@@ -133,7 +134,7 @@ def test_a_database_behind_is_brought_to_head(tmp_path) -> None:
 def test_migrate_twice_is_a_no_op(database: Database, store: Store) -> None:
     store.set_setting("language", "en")
     database.migrate()
-    assert database.current_revision() == "0002"
+    assert database.current_revision() == SCHEMA_HEAD
     assert store.language() == "en"
 
 
@@ -155,7 +156,7 @@ def test_migrate_works_from_any_directory(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     db = Database("sqlite://")
     db.migrate()
-    assert db.current_revision() == "0002"
+    assert db.current_revision() == SCHEMA_HEAD
     db.dispose()
 
 

@@ -85,7 +85,7 @@ def test_the_accounts_of_one_loop_start_spread_out():
         jobs.add(f"take_profit:acct{n}", 1, nothing)
     for n in range(200):
         jobs.add(f"position_log:acct{n}", 30, nothing)
-    offsets = jobs._offsets()
+    offsets = jobs._offsets(jobs.names())
     # over the first second; 200 position logs STAGGER_SECONDS apart (within 30 s)
     assert [offsets[f"take_profit:acct{n}"] for n in range(4)] == [0, 0.25, 0.5, 0.75]
     assert offsets["position_log:acct199"] == pytest.approx(STAGGER_SECONDS * 199)

@@ -219,9 +219,9 @@ async def test_a_stop_between_two_margin_moves_is_resumed_without_repeating_one(
     assert rig.position("sub1").margin == (D(25) if applied else D(30))
     again = rig.restart()
     calls = record_calls(again)
-    again.ops.recovery.take_stock()
+    stock = again.ops.recovery.take_stock()
 
-    await asyncio.wait_for(again.ops.recovery.run(), 5)
+    await asyncio.wait_for(again.ops.recovery.run(stock), 5)
 
     # the third move was sent once: applied, it is not sent again; not applied, it is
     # decided "failed" from the margin read back, and the moves go on from there

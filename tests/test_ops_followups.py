@@ -91,9 +91,9 @@ async def test_at_start_a_resting_order_does_not_hold_up_the_report(store):
     with contextlib.suppress(asyncio.CancelledError):
         await rig.ops.closing.close(position, D(100), kind="close", origin="command", plan={})
     again = rig.restart()
-    again.ops.recovery.take_stock()
+    stock = again.ops.recovery.take_stock()
 
-    await asyncio.wait_for(again.ops.recovery.run(), 5)  # no waiting for a GTT hour
+    await asyncio.wait_for(again.ops.recovery.run(stock), 5)  # no waiting for a GTT hour
 
     [reconciled] = again.of(Reconciled, delivered=True)
     assert [line.endswith("; followed until it ends") for line in reconciled.lines] == [
@@ -135,8 +135,8 @@ async def test_a_batch_close_stopped_after_two_batches_ends_partial_not_done(sto
     assert [s.state.value for s in store.action_with_steps(action.id).steps] == [
         "sent", "sent", "planned", "planned", "planned"]
     again = rig.restart()
-    again.ops.recovery.take_stock()
-    await asyncio.wait_for(again.ops.recovery.run(), 10)
+    stock = again.ops.recovery.take_stock()
+    await asyncio.wait_for(again.ops.recovery.run(stock), 10)
     rig.clock.advance(2 * 3600)  # the two resting batches reach their good-till-time
     rig.exchange.expire_due()
     await asyncio.wait_for(again.ops.followups.settled(), 10)
@@ -210,9 +210,9 @@ async def test_at_start_an_order_whose_fills_cannot_be_read_is_read_again_later(
         await rig.ops.closing.close(position, D(40), kind="close", origin="command", plan={})
     again = rig.restart()
     fills_unreadable(again.venues["main"], times=LOOKUPS_THROUGH_OUTAGE + 4)
-    again.ops.recovery.take_stock()
+    stock = again.ops.recovery.take_stock()
 
-    await asyncio.wait_for(again.ops.recovery.run(), 10)
+    await asyncio.wait_for(again.ops.recovery.run(stock), 10)
 
     [reconciled] = again.of(Reconciled, delivered=True)
     assert [line.split(": ", 1)[1] for line in reconciled.lines] == [

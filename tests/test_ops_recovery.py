@@ -41,8 +41,8 @@ async def stopped_following_a_resting_close(rig):
 async def restarted(rig):
     """The next start: a new Context and Ops on the same database, recovery run."""
     again = rig.restart()
-    again.ops.recovery.take_stock()
-    await again.ops.recovery.run()
+    stock = again.ops.recovery.take_stock()
+    await again.ops.recovery.run(stock)
     return again
 
 
@@ -181,13 +181,13 @@ async def test_a_resume_that_fails_does_not_stop_the_rest_of_the_recovery(store)
     maintenance = store.create_action("maintain", "sub1", APT, "long", "command", {})
     store.update_action(maintenance, state="running")
     again = rig.restart()
-    again.ops.recovery.take_stock()
+    stock = again.ops.recovery.take_stock()
 
     async def breaks(action_id):
         raise RuntimeError("the journal could not be read")
 
     again.ops.maintenance.run = breaks  # type: ignore[method-assign]
-    await again.ops.recovery.run()
+    await again.ops.recovery.run(stock)
 
     [failed] = again.of(JobFailed, delivered=True)
     assert failed.problem == "RuntimeError: the journal could not be read"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 
 from bot.maintenance import MaintenancePlan
 from bot.ops.context import Context
@@ -27,6 +28,12 @@ log = logging.getLogger(__name__)
 MAINTENANCE_KINDS = {k.value for k in Kind}
 
 
+@dataclass(frozen=True, slots=True)
+class Stock:
+    steps: list[StepRecord]
+    actions: list[ActionRecord]
+
+
 class Recovery:
     def __init__(self, ctx: Context, maintenance: Maintenance, correction: Correction,
                  followups: Followups) -> None:
@@ -34,18 +41,24 @@ class Recovery:
         self.maintenance = maintenance
         self.correction = correction
         self.followups = followups
-        self._steps: list[StepRecord] = []
-        self._actions: list[ActionRecord] = []
 
-    def take_stock(self) -> None:
-        """What is unfinished now, before any new command could journal a step."""
-        self._steps = self.ctx.store.unfinished_steps()
-        self._actions = self.ctx.store.unfinished_actions()
+    def take_stock(self, accounts: Collection[str] | None = None) -> Stock:
+        """What is unfinished now (of `accounts`: those a cluster member just took over),
+        before any new command could journal a step."""
+        steps = self.ctx.store.unfinished_steps()
+        actions = self.ctx.store.unfinished_actions()
+        if accounts is not None:
+            actions = [a for a in actions if a.account in accounts]
+            owner = {a_id: self.ctx.store.action_with_steps(a_id)
+                     for a_id in {st.action_id for st in steps}}
+            steps = [st for st in steps if (a := owner[st.action_id]) is not None
+                     and a.account in accounts]
+        return Stock(steps, actions)
 
-    async def run(self) -> None:
+    async def run(self, stock: Stock) -> None:
         ctx = self.ctx
-        maintenance = [a for a in self._actions if a.kind in MAINTENANCE_KINDS]
-        corrections = [a for a in self._actions if a.kind == CORRECTION]
+        maintenance = [a for a in stock.actions if a.kind in MAINTENANCE_KINDS]
+        corrections = [a for a in stock.actions if a.kind == CORRECTION]
         if ctx.pause.paused:  # a resume is an automatic action: offer it instead
             for action in maintenance:
                 ctx.store.update_action(action.id, state="partial",
@@ -58,8 +71,8 @@ class Recovery:
         else:  # together, so each holds its position before any job looks at it
             resumed = {a.id for a in maintenance + corrections}
             await self._together(self._resume, maintenance + corrections)
-        resumed |= {a.id for a in self._actions if a.kind == GRID}  # the grid job's own
-        others = [a for a in self._actions
+        resumed |= {a.id for a in stock.actions if a.kind == GRID}  # the grid job's own
+        others = [a for a in stock.actions
                   if a.kind not in MAINTENANCE_KINDS and a.id not in resumed]
         for action in others:  # orders it planned but never began to send
             for step in action.steps:
@@ -67,7 +80,7 @@ class Recovery:
                     ctx.store.update_step(step.id, state="skipped",
                                           error_message="never sent: the bot stopped first")
         # (a correction's leverage and margin steps, decided above, have no order)
-        steps = [st for st in self._steps if st.action_id not in resumed
+        steps = [st for st in stock.steps if st.action_id not in resumed
                  and not (st.client_id is None and st.action_id in {a.id for a in corrections})]
         if not steps:
             for action in others:  # no order to look up: nothing told yet

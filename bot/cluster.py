@@ -1,0 +1,112 @@
+"""Several bot processes on one PostgreSQL database share the accounts (`cluster.enabled`):
+each account's rule jobs, streams, recovery and journaled actions run in the one process
+holding its lease, and one process polls Telegram (db/leases.py keeps the leases).
+
+Every `RENEW_FRACTION` of a lease this process renews what it holds and takes free or
+expired leases up to its share; what it gains it takes up as a restart would (the
+unfinished actions of those accounts resumed from the journal, then their jobs), what it
+loses it stops at once. Beyond its share (a member joined) it gives up accounts with
+nothing in flight, for the newcomer to take.
+
+Fencing: a lease counts here only until `LEASE_TRUST` of its length after the renewal
+that extended it *began* (by this machine's monotonic clock, which runs on while the
+process is stopped), so a process resumed after a pause past its lease sends nothing, even
+before it hears it lost them; its journal writes check holder and epoch in the database
+itself (db.leases.fence_writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.fence import LeaseLost
+from db.leases import ACCOUNT, TELEGRAM, Leases, Tick, account_lease
+
+log = logging.getLogger(__name__)
+
+RENEW_FRACTION = 1 / 3  # renewed three times per lease: one failed renewal loses nothing
+LEASE_TRUST = 0.8  # of a lease from the start of the renewal that extended it
+
+Changed = Callable[[list[str]], Awaitable[None]]
+
+
+class Cluster:
+    def __init__(self, leases: Leases, accounts: list[str], *, gained: Changed, lost: Changed,
+                 polling: Callable[[bool], Awaitable[None]], idle: Callable[[str], bool]) -> None:
+        """`gained`/`lost`: accounts this process now acts for / must stop acting for;
+        `polling(True/False)`: start or stop polling Telegram; `idle(account)`: nothing
+        of the account's in flight, so it can be given up."""
+        self.leases = leases
+        self.accounts = accounts
+        self.seconds = leases.seconds
+        self._gained, self._lost, self._polling, self._idle = gained, lost, polling, idle
+        self.held: dict[str, int] = {}  # lease name -> epoch taken with
+        self._trusted_until = 0.0  # monotonic
+        self.last: Tick | None = None
+
+    # -- the fence (bot/fence.py) --------------------------------------------------------
+
+    def check(self, account: str) -> None:
+        if account_lease(account) not in self.held or time.monotonic() >= self._trusted_until:
+            raise LeaseLost(account)
+
+    def epoch_of(self, account: str) -> int | None:
+        return self.held.get(account_lease(account))
+
+    def holds(self, account: str) -> bool:
+        return account_lease(account) in self.held
+
+    # -- renewing ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Renew until cancelled; then give every lease up for the others to take."""
+        self.leases.ensure([*map(account_lease, self.accounts), TELEGRAM])
+        try:
+            while True:
+                await self.tick()
+                await asyncio.sleep(self.seconds * RENEW_FRACTION)
+        finally:
+            await self._drop(list(self.held))
+            await asyncio.to_thread(self.leases.leave)
+
+    async def tick(self) -> None:
+        began = time.monotonic()
+        try:
+            tick = await asyncio.to_thread(self.leases.tick, self.accounts, telegram=True)
+        except Exception:  # the database out of reach: the leases run out by themselves
+            log.exception("lease_renewal_failed")
+            if time.monotonic() >= self._trusted_until:
+                await self._drop(list(self.held))
+            return
+        self.last = tick
+        await self._drop([name for name in self.held if name not in tick.held])
+        self.held = dict(tick.held)
+        self._trusted_until = began + self.seconds * LEASE_TRUST
+        mine = sorted(name for name in self.held if name.startswith(ACCOUNT))
+        extra = [n for n in reversed(mine) if self._idle(n.removeprefix(ACCOUNT))][
+            :max(0, len(mine) - tick.share)]
+        if extra:  # a member joined: the newcomer takes these
+            await self._drop(extra)
+            await asyncio.to_thread(self.leases.release, extra)
+        gained = [n.removeprefix(ACCOUNT) for n in tick.taken if n.startswith(ACCOUNT)
+                  and n in self.held]
+        if gained:
+            log.info("leases_gained accounts=%s", ",".join(gained))
+            await self._gained(gained)
+        if TELEGRAM in tick.taken:
+            log.info("lease_gained telegram")
+            await self._polling(True)
+
+    async def _drop(self, names: list[str]) -> None:
+        for name in names:
+            self.held.pop(name, None)
+        accounts = [n.removeprefix(ACCOUNT) for n in names if n.startswith(ACCOUNT)]
+        if accounts:
+            log.warning("leases_lost accounts=%s", ",".join(accounts))
+            await self._lost(accounts)
+        if TELEGRAM in names:
+            log.warning("lease_lost telegram")
+            await self._polling(False)

@@ -1,0 +1,152 @@
+"""Issue 17: the leases in a real PostgreSQL server (tests/pgserver.py) — shared fairly,
+taken over when they expire, never held by two members, and fencing writes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.cluster import Cluster
+from bot.domain import Side
+from bot.fence import LeaseLost
+from db import Database, Store
+from db.leases import TELEGRAM, Leases, account_lease, fence_writes
+
+ACCOUNTS = [f"acct{n:02}" for n in range(40)]
+
+
+@pytest.fixture
+def url(postgres):
+    return postgres.new_database()
+
+
+@pytest.fixture
+def databases(url):
+    made: list[Database] = []
+
+    def database() -> Database:
+        made.append(Database(url))
+        return made[-1]
+
+    yield database
+    for db in made:
+        db.dispose()
+
+
+def member(db: Database, name: str, seconds: float = 5.0) -> Leases:
+    leases = Leases(db, name, host="test", pid=1, seconds=seconds)
+    leases.ensure([*map(account_lease, ACCOUNTS), TELEGRAM])
+    return leases
+
+
+def accounts_of(held: dict[str, int]) -> set[str]:
+    return {n.removeprefix("account:") for n in held if n.startswith("account:")}
+
+
+def test_the_first_member_takes_every_account_and_telegram(databases):
+    a = member(databases(), "a")
+    tick = a.tick(ACCOUNTS, telegram=True)
+    assert accounts_of(tick.held) == set(ACCOUNTS) and TELEGRAM in tick.held
+    assert tick.members == 1 and tick.share == 40
+    assert all(epoch == 1 for epoch in tick.held.values())
+    again = a.tick(ACCOUNTS, telegram=True)
+    assert again.held == tick.held and not again.taken  # renewed, nothing new
+
+
+def test_a_second_member_takes_what_the_first_gives_up(databases):
+    a, b = member(databases(), "a"), member(databases(), "b")
+    a.tick(ACCOUNTS, telegram=True)
+    b_tick = b.tick(ACCOUNTS, telegram=True)
+    assert b_tick.members == 2 and b_tick.share == 20 and not accounts_of(b_tick.held)
+    assert TELEGRAM not in b_tick.held  # one poller
+    a.release([account_lease(x) for x in ACCOUNTS[20:]])
+    b_tick = b.tick(ACCOUNTS, telegram=True)
+    assert accounts_of(b_tick.held) == set(ACCOUNTS[20:])
+    assert accounts_of(a.tick(ACCOUNTS, telegram=True).held) == set(ACCOUNTS[:20])
+
+
+def test_expired_leases_go_to_the_survivor_with_a_new_epoch(databases):
+    a, b = member(databases(), "a", seconds=0.5), member(databases(), "b", seconds=0.5)
+    first = a.tick(ACCOUNTS, telegram=True)
+    time.sleep(0.6)  # a stops renewing: its leases and its membership run out
+    tick = b.tick(ACCOUNTS, telegram=True)
+    assert tick.members == 1 and accounts_of(tick.held) == set(ACCOUNTS)
+    assert TELEGRAM in tick.held
+    assert all(tick.held[n] == first.held[n] + 1 for n in first.held)
+    # a comes back: it renews nothing it lost, and holds nothing any more
+    back = a.tick(ACCOUNTS, telegram=True)
+    assert not accounts_of(back.held) and TELEGRAM not in back.held
+
+
+def test_members_taking_at_once_never_take_the_same_lease(databases):
+    members = [member(databases(), f"m{k}") for k in range(4)]
+    for m in members:  # all alive first, so each one's share is a quarter
+        m.tick([], telegram=False)
+
+    async def all_at_once():
+        return await asyncio.gather(*(asyncio.to_thread(m.tick, ACCOUNTS, telegram=True)
+                                      for m in members))
+
+    ticks = asyncio.run(all_at_once())
+    held = [accounts_of(t.held) for t in ticks]
+    assert sum(map(len, held)) == 40 and len(set().union(*held)) == 40
+    assert all(len(h) == 10 for h in held)
+    assert sum(TELEGRAM in t.held for t in ticks) == 1
+
+
+def test_a_write_for_an_account_not_held_is_refused_and_nothing_is_written(databases):
+    db = databases()
+    a, b = member(db, "a", seconds=0.5), member(databases(), "b", seconds=0.5)
+    held = a.tick(ACCOUNTS, telegram=False).held
+    epochs = dict(held)
+    fence_writes(db, lambda account: epochs.get(account_lease(account)), a)
+    store = Store(db)
+    action = store.create_action("close", "acct01", "APT-USDT-SWAP", Side.LONG, "command", {})
+    step = store.add_step(action, 1, "close", {})
+    time.sleep(0.6)
+    b.tick(ACCOUNTS, telegram=False)  # b takes acct01 over
+    with pytest.raises(LeaseLost):
+        store.update_step(step, state="failed", error_message="stale process")
+    with pytest.raises(LeaseLost):
+        store.create_action("close", "acct01", "APT-USDT-SWAP", Side.LONG, "command", {})
+    record = store.action_with_steps(action)
+    assert record is not None and record.steps[0].state == "intended"
+    assert len(store.recent_actions(10)) == 1
+
+
+async def test_two_processes_share_forty_accounts_and_the_survivor_takes_them_all(databases):
+    held: dict[str, set[str]] = {"a": set(), "b": set()}
+
+    def cluster(name: str) -> Cluster:
+        async def gained(accounts):
+            held[name] |= set(accounts)
+
+        async def lost(accounts):
+            held[name] -= set(accounts)
+
+        async def polling(on):
+            return None
+
+        return Cluster(member(databases(), name, seconds=0.6), ACCOUNTS, gained=gained,
+                       lost=lost, polling=polling, idle=lambda account: True)
+
+    a, b = cluster("a"), cluster("b")
+    await a.tick()
+    assert held["a"] == set(ACCOUNTS)
+    await b.tick()
+    await a.tick()  # a sees two members: gives up half
+    await b.tick()
+    assert len(held["a"]) == 20 and len(held["b"]) == 20 and not held["a"] & held["b"]
+    a.check(sorted(held["a"])[0])
+    with pytest.raises(LeaseLost):
+        a.check(sorted(held["b"])[0])
+    await asyncio.sleep(0.6 * 0.85)  # a not renewed past its trust: it sends nothing
+    with pytest.raises(LeaseLost):
+        a.check(sorted(held["a"])[0])
+    await asyncio.sleep(0.2)
+    await b.tick()
+    assert held["b"] == set(ACCOUNTS)
+    await a.tick()
+    assert held["a"] == set()
