@@ -73,8 +73,10 @@ def exchange_for(accounts: int, positions: int, *, longs_only: bool = False,
 
 
 def write_config(folder: Path, okx_url: str, telegram: FakeTelegramServer,
-                 keys: dict[str, str], *, interval: float, streams: bool) -> Path:
-    """Every account on the fake OKX server with take-profit on, nothing else."""
+                 keys: dict[str, str], *, interval: float, streams: bool,
+                 database_url: str | None = None, lease_seconds: int | None = None) -> Path:
+    """Every account on the fake OKX server with take-profit on, nothing else; on an
+    SQLite file in `folder`, or `database_url` (with `lease_seconds`: a cluster)."""
     accounts = [{"name": name, "role": "main" if n == 0 else "sub", "venue": "okx",
                  "base_url": okx_url, "api_key": key, "api_secret": f"secret-{name}",
                  "passphrase": f"pass-{name}", "streams": streams,
@@ -84,10 +86,12 @@ def write_config(folder: Path, okx_url: str, telegram: FakeTelegramServer,
     config = {"language": "en",
               "telegram": {"token": telegram.token, "base_url": telegram.base_url,
                            "allowed_user_ids": [USER]},
-              "database": {"url": f"sqlite:///{folder / 'bot.db'}"},
+              "database": {"url": database_url or f"sqlite:///{folder / 'bot.db'}"},
               "accounts": accounts,
               "rules": {"take_profit": {"interval_seconds": interval},
                         "close": {"follow_poll_seconds": "0.05"}}}
+    if lease_seconds is not None:
+        config["cluster"] = {"enabled": True, "lease_seconds": lease_seconds}
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

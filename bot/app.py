@@ -28,13 +28,16 @@ from telegram.request import HTTPXRequest
 from bot.cluster import Cluster
 from bot.config import Config
 from bot.execution import Executor, FollowSettings
+from bot.fence import LeaseLost
 from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.ops.context import Context
 from bot.ops.ops import Ops
+from bot.ops.recovery import Stock
 from bot.secrecy import SecretScrubber, config_secrets
 from bot.venues.base import Streaming, Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
 from bot.venues.fenced import FencedVenue
+from db.handoffs import Handoffs
 from db.leases import Leases, fence_writes
 from db.repo import Store
 from db.session import Database, DriverMissing
@@ -42,6 +45,7 @@ from handlers import commands
 from handlers.alerts import Alerter
 from handlers.common import SERVICES_KEY, Services
 from handlers.console import ConsoleChat
+from handlers.handoff import Handover
 from handlers.local_chat import LocalChat
 from handlers.local_transport import local_application_builder
 from handlers.telegram_limits import FittingBot
@@ -131,12 +135,18 @@ class BotApp:
             self.ops = Ops(ctx, self.jobs)
             self.jobs.on_error, self.jobs.on_success = (self.ops.status.job_failed,
                                                         self.ops.status.job_ran)
+            if self.cluster is not None:
+                self.ops.status.member = self.cluster.leases.me
             self.jobs.on_behind, self.jobs.on_time = (self.ops.status.job_behind,
                                                       self.ops.status.job_on_time)
             services = Services(config, self.ops, self.store, clock, started_at=clock())
             self.application.bot_data[SERVICES_KEY] = services
             self.events.subscribe(Alerter(services, self.application.bot).deliver)
-            commands.register(self.application)
+            self.handover = None if self.cluster is None else Handover(
+                Handoffs(self.db), self.db.url.set(drivername="postgresql").render_as_string(
+                    hide_password=False), self.cluster.holds, self.cluster.held_accounts,
+                self.ops.control.settings_changed)
+            commands.register(self.application, self.handover)
             self._schedule()
             self.status_page = self._status_page()
         except BaseException:
@@ -247,12 +257,18 @@ class BotApp:
         journal (in the background, holding their positions before the loops look), then
         their loops and streams."""
         stock = self.ops.recovery.take_stock(accounts)
-        self.application.create_task(self.ops.recovery.run(stock), name="reconcile")
+        self.application.create_task(self._recover(stock), name="reconcile")
         await asyncio.sleep(0)
         added = schedule_loops(self.jobs, self.config, self.ops, accounts)
         self._account_jobs |= added
         self.jobs.schedule([name for names in added.values() for name in names])
         self._watch_streams(accounts)
+
+    async def _recover(self, stock: Stock) -> None:
+        try:
+            await self.ops.recovery.run(stock)
+        except LeaseLost as lost:  # taken over again meanwhile: the holder resumes it
+            log.warning("recovery_lease_lost account=%s", lost.account)
 
     async def _accounts_lost(self, accounts: list[str]) -> None:
         self.jobs.remove([name for a in accounts for name in self._account_jobs.pop(a, [])])
@@ -291,7 +307,7 @@ class BotApp:
         console = ConsoleChat(self.chat, stdin, stdout) if (
             self.chat is not None and stop is None) else None
         announced = False
-        membership: asyncio.Task[None] | None = None
+        membership = handovers = None
         async with app:  # initialize asks getMe: where Telegram checks the token
             try:
                 await app.bot.set_my_commands(commands.bot_commands(self.config.language))
@@ -318,6 +334,8 @@ class BotApp:
                     await self._poll(True)
                 else:  # accounts, streams and polling as the leases come
                     membership = app.create_task(self.cluster.run(), name="cluster")
+                    assert self.handover is not None
+                    handovers = app.create_task(self.handover.serve(app), name="handover")
                 self.ready.set()
                 if console is not None:  # (no Telegram there, so no other poller either)
                     await console.run()
@@ -336,9 +354,10 @@ class BotApp:
                     console.detach()
                 await self.jobs.stop_waking()  # streams change nothing from here on
                 await self.ops.followups.stop()  # the next start looks their orders up
-                if membership is not None:  # the leases given up: another takes over now
-                    membership.cancel()
-                    await asyncio.gather(membership, return_exceptions=True)
+                for task in (handovers, membership):  # leases given up: others take over now
+                    if task is not None:
+                        task.cancel()
+                        await asyncio.gather(task, return_exceptions=True)
                 if app.updater is not None and app.updater.running:
                     await app.updater.stop()
                 if app.running:

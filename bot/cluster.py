@@ -59,6 +59,9 @@ class Cluster:
     def holds(self, account: str) -> bool:
         return account_lease(account) in self.held
 
+    def held_accounts(self) -> list[str]:
+        return [n.removeprefix(ACCOUNT) for n in self.held if n.startswith(ACCOUNT)]
+
     # -- renewing ------------------------------------------------------------------------
 
     async def run(self) -> None:

@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from bot.fence import LeaseLost
 from db.models import ActionRow, ActionStepRow, FillRow, OrderRow, RuleStateRow
+from db.repo_control import TELEGRAM_LEASE
 from db.session import Database
 
-TELEGRAM = "telegram"
+TELEGRAM = TELEGRAM_LEASE
 ACCOUNT = "account:"
 
 

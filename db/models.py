@@ -279,3 +279,16 @@ class MemberRow(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HandoffRow(Base):
+    """A Telegram update (a button press) the polling process received for an account
+    another process holds: that one takes it from here (handlers/handoff.py); a row until
+    a holder of the account takes it, whichever process that is by then."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(100), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the update, as Telegram sent it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

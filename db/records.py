@@ -92,6 +92,16 @@ class ConfirmResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterMember:
+    """A live process of a cluster: its name (host:pid:tag), the accounts it acts for,
+    and whether it polls Telegram."""
+
+    name: str
+    accounts: int
+    polls: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Confirmation:
     id: str
     user_id: int

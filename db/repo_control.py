@@ -12,12 +12,20 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.domain import Side
-from db.models import ConfirmationRow, EventRow, OpenAlertRow, SettingRow
+from db.models import (
+    ConfirmationRow,
+    EventRow,
+    LeaseRow,
+    MemberRow,
+    OpenAlertRow,
+    SettingRow,
+)
 from db.records import (
+    ClusterMember,
     Confirmation,
     ConfirmationState,
     ConfirmReason,
@@ -32,6 +40,8 @@ from db.types import utcnow
 
 PAUSE_KEY = "paused"
 LANGUAGE_KEY = "language"
+TELEGRAM_LEASE = "telegram"  # db/leases.py's name for the poller's lease
+SETTINGS_CHANNEL = "bot_settings"  # PostgreSQL NOTIFY: a setting changed (a cluster)
 TOKEN_BYTES = 12  # 16 url-safe characters: fits Telegram's 64-byte callback_data
 
 
@@ -55,8 +65,12 @@ class ControlStore:
             return default if row is None else row.value
 
     def set_setting(self, key: str, value: Any) -> None:
-        """Store `value` (any JSON-able value); None removes the key."""
+        """Store `value` (any JSON-able value); None removes the key. On PostgreSQL the
+        other processes of a cluster are told (NOTIFY on SETTINGS_CHANNEL, on commit)."""
         with self._db.session() as s:
+            if not self._db.is_sqlite:
+                s.execute(text("SELECT pg_notify(:channel, :key)"),
+                          {"channel": SETTINGS_CHANNEL, "key": key})
             row = s.get(SettingRow, key)
             if value is None:
                 if row is not None:
@@ -93,6 +107,22 @@ class ControlStore:
 
     def set_language(self, code: str) -> None:
         self.set_setting(LANGUAGE_KEY, code)
+
+    # -- a cluster's members (db/leases.py) ---------------------------------------------
+
+    def cluster_members(self) -> list[ClusterMember]:
+        """The live processes of a cluster and how many accounts each holds (none when the
+        bot runs alone), by the database's clock."""
+        now = func.now()
+        with self._db.reading() as s:
+            members = s.scalars(select(MemberRow.holder).where(MemberRow.expires_at > now)
+                                .order_by(MemberRow.started_at)).all()
+            held = s.execute(select(LeaseRow.holder, LeaseRow.name).where(
+                LeaseRow.expires_at > now, LeaseRow.holder.is_not(None))).all()
+        return [ClusterMember(member,
+                              sum(1 for h, n in held if h == member and n != TELEGRAM_LEASE),
+                              any(h == member and n == TELEGRAM_LEASE for h, n in held))
+                for member in members]
 
     # -- events --------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from handlers import (
     why,
 )
 from handlers.common import SERVICES_KEY
+from handlers.handoff import Handover
 from handlers.telegram_limits import FittingBot
 
 COMMANDS = {
@@ -53,15 +54,20 @@ COMMANDS = {
 }
 
 
-def register(app: Application) -> None:  # type: ignore[type-arg]
+def register(app: Application, handover: Handover | None = None) -> None:  # type: ignore[type-arg]
+    """Every handler; in a cluster also `handover`'s, which sends a button press for an
+    account held by another process there (after the gatekeeper, before the handlers)."""
     if isinstance(app.bot, FittingBot):
         app.bot.read_updates_through(gate.quiet_strangers(app.bot_data[SERVICES_KEY]))
-    app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-1)
+    app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-2)
+    if handover is not None:
+        app.add_handler(TypeHandler(Update, handover.route), group=-1)
     # Only a new message is a command (the gate stops the rest first; this holds without it).
     new = filters.UpdateType.MESSAGE
     for name, callback in COMMANDS.items():
-        app.add_handler(CommandHandler(name, callback, filters=new))
-    app.add_handler(CallbackQueryHandler(buttons.on_button))  # every press: it parses strictly
+        app.add_handler(CommandHandler(name, gate.fenced(callback), filters=new))
+    # every press: it parses strictly
+    app.add_handler(CallbackQueryHandler(gate.fenced(buttons.on_button)))
     app.add_handler(MessageHandler(new, basic.unknown))
     app.add_error_handler(gate.on_error)
 

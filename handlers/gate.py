@@ -6,16 +6,19 @@ Also the error handler: brief to the user, detailed in the log and the events ta
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.fence import LeaseLost
 from handlers.common import Services, reply, services
 from handlers.telegram_limits import fit
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 ECHO = 100  # characters of the user's own text a notice repeats
 def _said(update: Update) -> str:
@@ -98,3 +101,20 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         await s.ops.control.front_failed(error)
     if isinstance(update, Update) and update.effective_message is not None:
         await reply(update, context, "internal_error", kind=type(error).__name__)
+
+
+def fenced(callback: Handler) -> Handler:
+    """`callback`, telling the user instead of failing when what it started is for an
+    account another process of a cluster took over meanwhile (bot/fence.py): LeaseLost
+    passes every `except Exception`, and PTB's update loop must not see it."""
+
+    async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await callback(update, context)
+        except LeaseLost as lost:
+            log.warning("handler_lease_lost account=%s update=%s", lost.account,
+                        update.update_id)
+            if update.effective_message is not None:
+                await reply(update, context, "lease_moved", account=lost.account)
+
+    return guarded

@@ -45,6 +45,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "venue_ok": "  ✅ {account}（{venue}）正常，权益 {equity}，可用余额 {free}",
         "venue_down": "  ❌ {account}（{venue}）不可用：{error}",
         "status_jobs": "任务：",
+        "status_cluster": "集群（共享账户的进程）：",
+        "lease_moved": "⚠️ 账户 {account} 刚由集群中的另一个进程接管：已开始的操作由它按日志继续；"
+                       "若什么都还没开始，请重新发送命令。",
+        "member_line": "  • {name}：{accounts} 个账户{telegram}{me}",
+        "member_polls": "，接收 Telegram 消息",
+        "member_me": "（本进程）",
         "job_line": "  • {name}：{state}，上次 {last}，下次 {next}{behind}{error}",
         "job_behind_counts": "，跳过 {skipped} 次，延迟 {late} 次",
         "job_skipped": "被跳过", "job_late": "延迟了",
@@ -262,6 +268,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "venue_ok": "  ✅ {account} ({venue}) reachable, equity {equity}, free {free}",
         "venue_down": "  ❌ {account} ({venue}) unreachable: {error}",
         "status_jobs": "Jobs:",
+        "status_cluster": "Cluster (the processes sharing the accounts):",
+        "lease_moved": "⚠️ Account {account} was just taken over by another process of "
+                       "the cluster: what had begun, it carries on from the journal; if "
+                       "nothing had begun, send the command again.",
+        "member_line": "  • {name}: {accounts} accounts{telegram}{me}",
+        "member_polls": ", polls Telegram",
+        "member_me": " (this process)",
         "job_line": "  • {name}: {state}, last run {last}, next {next}{behind}{error}",
         "job_behind_counts": ", skipped {skipped}, late {late}",
         "job_skipped": "was skipped", "job_late": "started late",

@@ -46,6 +46,12 @@ async def status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         lines.append(s.text("job_line", name=job.name, state=s.text(state),
                             last=_when(s, job.last_run), next=_when(s, job.next_run),
                             behind=behind, error=error))
+    if snapshot.member is not None:  # a cluster: which process acts for what
+        lines.append(s.text("status_cluster"))
+        for m in snapshot.members:
+            lines.append(s.text("member_line", name=m.name, accounts=m.accounts,
+                                telegram=s.text("member_polls") if m.polls else "",
+                                me=s.text("member_me") if m.name == snapshot.member else ""))
     await reply_long(update, "\n".join(lines))
 
 

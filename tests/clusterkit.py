@@ -3,9 +3,9 @@
 on the fake OKX server, Telegram at the fake Bot API server.
 
 Every account holds a UNI long of 10 contracts at 7.5 (10x): `UNI_CROSSING` puts it 26.7%
-in profit, past the first take-profit tier (25%: close 30%, 3 contracts). acct00 also
-holds the APT long of 60 that `/maintain apt acct00` maintains in three orders (close 60,
-open 600, close 552), as in tests/test_maintain_command.py.
+in profit, past the first take-profit tier (25%: close 30%, 3 contracts). MAINTAINED also holds the
+APT long of 60 that `/maintain apt <it>` maintains in three orders (close 60, open 600,
+close 552), as in tests/test_maintain_command.py.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from tests.fakes.telegram_server import FakeTelegramServer
 from tests.killkit import BotProcess, TrapOkxServer
 
 ACCOUNTS = [f"acct{n:02}" for n in range(40)]
+MAINTAINED = ACCOUNTS[-1]  # the second process's, once they share (the first keeps acct00…)
 KEYS = {f"key-{name}": name for name in ACCOUNTS}
 CREDENTIALS = {key: Credentials(f"secret-{name}", f"pass-{name}") for key, name in KEYS.items()}
 USER = 1001
@@ -52,7 +53,7 @@ def exchange() -> PaperExchange:
     for name in ACCOUNTS:
         ex.add_account(name, D(330))
         ex.seed_position(name, UNI, Side.LONG, D(10), D("7.5"), D(10))
-    ex.seed_position("acct00", APT, Side.LONG, D(60), D(5), D(10))
+    ex.seed_position(MAINTAINED, APT, Side.LONG, D(60), D(5), D(10))
     return ex
 
 
@@ -157,7 +158,7 @@ class Cluster:
 
     def maintenance_orders(self) -> list[D]:
         return [o.size for o in self.exchange.orders.values()
-                if o.account == "acct00" and o.symbol == APT]
+                if o.account == MAINTAINED and o.symbol == APT]
 
     def journal_settled(self) -> bool:
         with psycopg.connect(self.dsn) as db:
@@ -172,6 +173,11 @@ class Cluster:
         return await self.until(
             lambda: any(e.kind == "sent" and expect in e.text for e in chat.transcript[mark:]),
             timeout, f"no answer to {text}")
+
+    def said(self, containing: str) -> str:
+        """The last message sent to the chat containing `containing`."""
+        return next(e.text for e in reversed(self.telegram.chat.transcript)
+                    if e.kind == "sent" and containing in e.text)
 
     async def command_confirmed(self, text: str, timeout: float = 20) -> None:
         chat = self.telegram.chat

@@ -18,6 +18,7 @@ from tests.clusterkit import (
     APT,
     INTERVAL,
     LEASE_SECONDS,
+    MAINTAINED,
     UNI,
     UNI_CROSSING,
     cluster,
@@ -39,9 +40,10 @@ async def test_a_process_killed_in_a_maintenance_is_taken_over_with_nothing_twic
         tmp_path, postgres):
     async with cluster(tmp_path, postgres) as c:
         await started_and_shared(c)
-        # a polls Telegram and kept the first half of the accounts (acct00 among them)
-        assert c.poller() == "a" and "acct00" in c.accounts_of("a")
-        victim, survivor = "a", "b"
+        # a polls Telegram; b holds the maintained account: the Confirm pressed in a's
+        # chat is handed over to b, which runs the maintenance
+        assert c.poller() == "a" and MAINTAINED in c.accounts_of("b")
+        victim, survivor = "b", "a"
         killed = asyncio.Event()
         kill_at = 0.0
 
@@ -52,21 +54,17 @@ async def test_a_process_killed_in_a_maintenance_is_taken_over_with_nothing_twic
             killed.set()
 
         c.okx.arm(2, "answered", kill)  # after the open of 600 was answered: step 2 of 3
-        await c.command_confirmed("/maintain apt acct00")
+        await c.command_confirmed(f"/maintain apt {MAINTAINED}")
         await asyncio.wait_for(killed.wait(), 20)
         assert c.maintenance_orders() == [D(60), D(600)]
+        assert f"handoff account={MAINTAINED}" in c.bots["a"].stderr()
         c.exchange.set_mark(UNI, UNI_CROSSING)  # every account's first tier, now
 
-        # Telegram is answered by the survivor, within 10 s of the kill
-        await c.answer("/positions", "Positions —", timeout=10 - (time.monotonic() - kill_at))
-        answered = time.monotonic() - kill_at
-        assert c.poller() == survivor
         await c.until(lambda: len(c.accounts_of(survivor)) == len(ACCOUNTS),
                       LEASE_SECONDS + INTERVAL - (time.monotonic() - kill_at),
                       "the survivor took every account within a lease and an interval")
-        took = time.monotonic() - kill_at
-        print(f"failover: /positions answered {answered:.1f} s after the kill; "
-              f"all {len(ACCOUNTS)} accounts held {took:.1f} s after it")
+        print(f"takeover: all {len(ACCOUNTS)} accounts held "
+              f"{time.monotonic() - kill_at:.1f} s after the kill")
 
         # the maintenance finished from the journal, no step twice; each tier fired once
         await c.until(c.journal_settled, 20, "the maintenance never ended")
@@ -76,8 +74,28 @@ async def test_a_process_killed_in_a_maintenance_is_taken_over_with_nothing_twic
         assert c.maintenance_orders() == [D(60), D(600), D(552)]
         assert set(c.tier_closes().values()) == {1}
         assert [key for key, n in c.okx.real_orders().items() if n > 1] == []
-        assert [(p.symbol, p.side, p.size) for p in c.exchange.positions("acct00")
+        assert [(p.symbol, p.side, p.size) for p in c.exchange.positions(MAINTAINED)
                 if p.symbol == APT] == [(APT, Side.LONG, D(48))]
+
+
+async def test_telegram_is_answered_within_ten_seconds_of_killing_the_poller(
+        tmp_path, postgres):
+    async with cluster(tmp_path, postgres) as c:
+        await started_and_shared(c)
+        assert c.poller() == "a"
+        await c.answer("/status", "Cluster", timeout=10)
+        members = c.said("Cluster").split("Cluster (the processes sharing the accounts):\n")[1]
+        pid_a, pid_b = c.pid("a"), c.pid("b")
+        assert [line.split(":", 2)[1] for line in members.splitlines()] == [pid_a, pid_b]
+        assert members.splitlines()[0].endswith(
+            ": 20 accounts, polls Telegram (this process)")
+        assert members.splitlines()[1].endswith(": 20 accounts")
+        c.bots["a"].kill()
+        killed = time.monotonic()
+        await c.answer("/positions", "Positions —", timeout=10)
+        answered = time.monotonic() - killed
+        assert c.poller() == "b"
+        print(f"poller failover: /positions answered {answered:.1f} s after the kill")
 
 
 async def test_a_process_frozen_past_its_lease_sends_nothing_for_what_it_lost(
@@ -122,3 +140,16 @@ async def test_a_process_frozen_past_its_lease_sends_nothing_for_what_it_lost(
         assert c.tier_closes()[target] == 1  # the frozen process's close never went out
         assert set(c.tier_closes().values()) == {1}
         assert [key for key, n in c.okx.real_orders().items() if n > 1] == []
+
+
+async def test_a_pause_in_the_poller_s_chat_stops_every_process(tmp_path, postgres):
+    async with cluster(tmp_path, postgres) as c:
+        await started_and_shared(c)
+        await c.answer("/pause", "Paused", timeout=10)
+        await asyncio.sleep(0.5)  # the other process hears of it (NOTIFY)
+        c.exchange.set_mark(UNI, UNI_CROSSING)
+        await asyncio.sleep(3 * INTERVAL)
+        assert set(c.tier_closes().values()) == {0}  # neither process's accounts
+        await c.answer("/resume", "Resumed", timeout=10)
+        await c.until(lambda: all(n == 1 for n in c.tier_closes().values()), 10,
+                      "not every account's first tier fired after the resume")

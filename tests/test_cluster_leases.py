@@ -13,6 +13,7 @@ from bot.domain import Side
 from bot.fence import LeaseLost
 from db import Database, Store
 from db.leases import TELEGRAM, Leases, account_lease, fence_writes
+from tests.botkit import make_config, running
 
 ACCOUNTS = [f"acct{n:02}" for n in range(40)]
 
@@ -150,3 +151,18 @@ async def test_two_processes_share_forty_accounts_and_the_survivor_takes_them_al
     assert held["b"] == set(ACCOUNTS)
     await a.tick()
     assert held["a"] == set()
+
+
+async def test_a_command_whose_account_moved_meanwhile_is_told_and_the_bot_goes_on(tmp_path):
+    # LeaseLost passes every `except Exception`; a handler it escapes from tells the user,
+    # and the next update is handled as ever
+    async with running(make_config(tmp_path)) as (app, chat):
+        async def moved(_account=None):
+            raise LeaseLost("sub1")
+
+        app.ops.positions.overview = moved
+        said = await chat.ask("/positions")
+        assert said == ["⚠️ Account sub1 was just taken over by another process of the "
+                        "cluster: what had begun, it carries on from the journal; if "
+                        "nothing had begun, send the command again."]
+        assert (await chat.ask("/help"))[0].startswith("Commands")

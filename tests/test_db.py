@@ -34,7 +34,8 @@ from db.types import DecimalText, UTCDateTime
 APT = "APT-USDT-SWAP"
 BTC = "BTC-USDT-SWAP"
 TABLES = {"orders", "fills", "actions", "action_steps", "rule_state", "events",
-          "confirmations", "settings", "open_alerts", "leases", "cluster_members"}
+          "confirmations", "settings", "open_alerts", "leases", "cluster_members",
+          "handoffs"}
 
 
 class Clock:

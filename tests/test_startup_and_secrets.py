@@ -112,15 +112,16 @@ def test_an_unreachable_bot_api_is_one_line(tmp_path):
 
 def test_a_missing_database_driver_is_one_line(tmp_path):
     pytest.importorskip("sqlalchemy")
-    assert subprocess.run([sys.executable, "-c", "import psycopg"],
-                          capture_output=True).returncode != 0, "psycopg is installed here"
+    # (PostgreSQL's driver is a dependency; MySQL's is not)
+    assert subprocess.run([sys.executable, "-c", "import pymysql"],
+                          capture_output=True).returncode != 0, "pymysql is installed here"
     config = tmp_path / "config.yaml"
-    config.write_text("database: {url: 'postgresql+psycopg://bot:CANARYdbpw@127.0.0.1/bot'}\n")
+    config.write_text("database: {url: 'mysql+pymysql://bot:CANARYdbpw@127.0.0.1/bot'}\n")
     done = run_bot(tmp_path, "--config", str(config))
     assert done.returncode == 1
     assert one_line_refusal(done.stderr) == (
-        "cannot start: database postgresql+psycopg://bot:***@127.0.0.1/bot: the driver for "
-        "postgresql+psycopg is not installed (No module named 'psycopg')")
+        "cannot start: database mysql+pymysql://bot:***@127.0.0.1/bot: the driver for "
+        "mysql+pymysql is not installed (No module named 'pymysql')")
     assert "CANARYdbpw" not in done.stderr
 
 

@@ -33,6 +33,10 @@ class PauseSwitch:
         self._save(paused, by_user)
         self._paused = paused
 
+    def reload(self, paused: bool) -> None:
+        """Another process of a cluster paused or resumed: as stored."""
+        self._paused = paused
+
 
 @dataclass(slots=True)
 class Context:

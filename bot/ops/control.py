@@ -54,6 +54,12 @@ class Control:
         self.ctx.store.set_language(code)
         self._language = code
 
+    def settings_changed(self) -> None:
+        """Another process of a cluster changed a setting: the pause and the language
+        read again from the database."""
+        self.ctx.pause.reload(self.ctx.store.is_paused())
+        self._language = None
+
     def turned_away_quietly(self, user_id: int | None) -> bool:
         """A stranger not to be answered now (told within the period, or strangers are
         flooding in): only counted, for the next record. Asked before their message is

@@ -13,6 +13,7 @@ import logging
 from decimal import Decimal
 
 from bot.domain import Order
+from bot.fence import LeaseLost
 from bot.ops.context import Context
 from bot.ops.events import ActionSettled
 from bot.venues.base import Venue
@@ -46,6 +47,9 @@ class Followups:
     async def _follow(self, venue: Venue, action_id: int, step_id: int, order: Order) -> None:
         try:
             await self.ctx.executor.follow_to_end(venue, action_id, step_id, order)
+        except LeaseLost:  # another process of the cluster looks it up from the journal
+            log.info("followup_lease_lost client_id=%s", order.client_id)
+            return
         except Exception:  # the step stays open: the next start looks it up again
             log.exception("followup_failed client_id=%s", order.client_id)
             return

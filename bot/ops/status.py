@@ -13,6 +13,7 @@ from typing import Protocol
 from bot.domain import Balance
 from bot.ops.context import VENUE_READ_TIMEOUT, Context
 from bot.ops.events import BotStarted, BotStopped, JobBehind, JobFailed, ProblemResolved
+from db.records import ClusterMember
 
 
 @dataclass(slots=True)
@@ -53,7 +54,9 @@ class VenueHealth:
 class StatusSnapshot:
     paused: bool
     accounts: list[VenueHealth]  # each account's venue, reachable or not
-    jobs: list[JobStatus]
+    jobs: list[JobStatus]  # this process's
+    members: list[ClusterMember] = field(default_factory=list)  # in a cluster: who holds what
+    member: str | None = None  # this process's name in the cluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +120,13 @@ class Status:
         self._on_time: dict[str, int] = {}  # loop -> runs on time since one fell behind
         self._loop_sizes: dict[str, int] | None = None  # loop -> its jobs (one an account)
         self._behind: dict[str, int] = {}  # loop -> runs skipped or late while told
+        self.member: str | None = None  # this process's name, in a cluster
 
     async def snapshot(self) -> StatusSnapshot:
         healths = await asyncio.gather(*(self._health(n) for n in self.ctx.venues))
-        return StatusSnapshot(self.ctx.pause.paused, list(healths), self.board.statuses())
+        members = self.ctx.store.cluster_members() if self.member is not None else []
+        return StatusSnapshot(self.ctx.pause.paused, list(healths), self.board.statuses(),
+                              members, self.member)
 
     async def _health(self, name: str) -> VenueHealth:
         venue = self.ctx.venue(name)

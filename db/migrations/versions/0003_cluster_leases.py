@@ -1,5 +1,5 @@
-"""Cluster leases: which process acts for each account (and polls Telegram), and the
-processes sharing them.
+"""Cluster leases: which process acts for each account (and polls Telegram), the
+processes sharing them, and the button presses handed from the poller to the holder.
 
 Revision ID: 0003
 Revises: 0002
@@ -37,8 +37,18 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("holder", name="pk_cluster_members"),
     )
+    op.create_table(
+        "handoffs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account", sa.String(100), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_handoffs"),
+    )
+    op.create_index("ix_handoffs_account", "handoffs", ["account"])
 
 
 def downgrade() -> None:
+    op.drop_table("handoffs")
     op.drop_table("cluster_members")
     op.drop_table("leases")
