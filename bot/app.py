@@ -9,7 +9,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
@@ -25,27 +24,21 @@ from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, Tel
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from bot.cluster import Cluster
+from bot.app_member import Member
 from bot.config import Config
 from bot.execution import Executor, FollowSettings
-from bot.fence import LeaseLost
 from bot.instance_lock import AlreadyRunning, InstanceLock
 from bot.ops.context import Context
 from bot.ops.ops import Ops
-from bot.ops.recovery import Stock
 from bot.secrecy import SecretScrubber, config_secrets
 from bot.venues.base import Streaming, Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
-from bot.venues.fenced import FencedVenue
-from db.handoffs import Handoffs
-from db.leases import Leases, fence_writes
 from db.repo import Store
 from db.session import Database, DriverMissing
 from handlers import commands
 from handlers.alerts import Alerter
 from handlers.common import SERVICES_KEY, Services
 from handlers.console import ConsoleChat
-from handlers.handoff import Handover
 from handlers.local_chat import LocalChat
 from handlers.local_transport import local_application_builder
 from handlers.telegram_limits import FittingBot
@@ -116,7 +109,10 @@ class BotApp:
             self.venues: dict[str, Venue]
             self.paper: PaperRuntime | None
             self.venues, self.paper = build_venues(config, clock, base_dir)
-            self.cluster = self._cluster() if config.cluster.enabled else None
+            self.member = Member(config, self.db, self.venues, poll=self._poll) if (
+                config.cluster.enabled) else None
+            if self.member is not None:
+                self.venues = self.member.venues
             self.application = self._telegram()
             close = config.rules.close
             executor = Executor(self.store, client_prefix=self._client_prefix(), clock=clock,
@@ -135,18 +131,13 @@ class BotApp:
             self.ops = Ops(ctx, self.jobs)
             self.jobs.on_error, self.jobs.on_success = (self.ops.status.job_failed,
                                                         self.ops.status.job_ran)
-            if self.cluster is not None:
-                self.ops.status.member = self.cluster.leases.me
             self.jobs.on_behind, self.jobs.on_time = (self.ops.status.job_behind,
                                                       self.ops.status.job_on_time)
             services = Services(config, self.ops, self.store, clock, started_at=clock())
             self.application.bot_data[SERVICES_KEY] = services
             self.events.subscribe(Alerter(services, self.application.bot).deliver)
-            self.handover = None if self.cluster is None else Handover(
-                Handoffs(self.db), self.db.url.set(drivername="postgresql").render_as_string(
-                    hide_password=False), self.cluster.holds, self.cluster.held_accounts,
-                self.ops.control.settings_changed)
-            commands.register(self.application, self.handover)
+            commands.register(self.application, None if self.member is None else self.member.bind(
+                self.jobs, self.ops, self.application, self._watch_streams))
             self._schedule()
             self.status_page = self._status_page()
         except BaseException:
@@ -234,49 +225,8 @@ class BotApp:
             self.jobs.add("paper_market", float(self.config.paper.tick_seconds),
                           self._async(paper.tick), pausable=False,
                           first=float(self.config.paper.tick_seconds))
-        # In a cluster an account's loops start when its lease is taken (_accounts_gained).
-        self._account_jobs = {} if self.cluster is not None else schedule_loops(
-            self.jobs, self.config, self.ops)
-
-    def _cluster(self) -> Cluster:
-        """This process as a member of the cluster: its venues send nothing, and its
-        database takes no journal write, for an account whose lease it does not hold."""
-        me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
-        leases = Leases(self.db, me, host=socket.gethostname(), pid=os.getpid(),
-                        seconds=self.config.cluster.lease_seconds)
-        cluster = Cluster(leases, [a.name for a in self.config.accounts],
-                          gained=self._accounts_gained, lost=self._accounts_lost,
-                          polling=self._poll, idle=self._account_idle)
-        self.venues = {name: FencedVenue(name, venue, cluster)  # type: ignore[misc]
-                       for name, venue in self.venues.items()}
-        fence_writes(self.db, cluster.epoch_of, leases)
-        return cluster
-
-    async def _accounts_gained(self, accounts: list[str]) -> None:
-        """Taken up as a restart takes them up: their unfinished actions resumed from the
-        journal (in the background, holding their positions before the loops look), then
-        their loops and streams."""
-        stock = self.ops.recovery.take_stock(accounts)
-        self.application.create_task(self._recover(stock), name="reconcile")
-        await asyncio.sleep(0)
-        added = schedule_loops(self.jobs, self.config, self.ops, accounts)
-        self._account_jobs |= added
-        self.jobs.schedule([name for names in added.values() for name in names])
-        self._watch_streams(accounts)
-
-    async def _recover(self, stock: Stock) -> None:
-        try:
-            await self.ops.recovery.run(stock)
-        except LeaseLost as lost:  # taken over again meanwhile: the holder resumes it
-            log.warning("recovery_lease_lost account=%s", lost.account)
-
-    async def _accounts_lost(self, accounts: list[str]) -> None:
-        self.jobs.remove([name for a in accounts for name in self._account_jobs.pop(a, [])])
-
-    def _account_idle(self, account: str) -> bool:
-        running = (self.jobs.status(name) for name in self._account_jobs.get(account, []))
-        return not self.busy.account_busy(account) and not any(
-            status is not None and status.running for status in running)
+        if self.member is None:  # (in a cluster: when the account's lease is taken)
+            schedule_loops(self.jobs, self.config, self.ops)
 
     @staticmethod
     def _async(func: Callable[[], None]) -> Callable[[], asyncio.Future[None]]:
@@ -307,12 +257,12 @@ class BotApp:
         console = ConsoleChat(self.chat, stdin, stdout) if (
             self.chat is not None and stop is None) else None
         announced = False
-        membership = handovers = None
+        membership: asyncio.Task[None] | None = None
         async with app:  # initialize asks getMe: where Telegram checks the token
             try:
                 await app.bot.set_my_commands(commands.bot_commands(self.config.language))
                 # Before any new command journals a step (in a cluster: per account taken).
-                stock = self.ops.recovery.take_stock() if self.cluster is None else None
+                stock = self.ops.recovery.take_stock() if self.member is None else None
                 await app.start()
                 await self._serve_status_page()
                 if console is not None:
@@ -329,13 +279,11 @@ class BotApp:
                     app.create_task(self.ops.recovery.run(stock), name="reconcile")
                 await asyncio.sleep(0)
                 self.jobs.start()
-                if self.cluster is None:
+                if self.member is None:
                     self._watch_streams([a.name for a in self.config.accounts])
                     await self._poll(True)
                 else:  # accounts, streams and polling as the leases come
-                    membership = app.create_task(self.cluster.run(), name="cluster")
-                    assert self.handover is not None
-                    handovers = app.create_task(self.handover.serve(app), name="handover")
+                    membership = app.create_task(self.member.run(), name="cluster")
                 self.ready.set()
                 if console is not None:  # (no Telegram there, so no other poller either)
                     await console.run()
@@ -354,10 +302,9 @@ class BotApp:
                     console.detach()
                 await self.jobs.stop_waking()  # streams change nothing from here on
                 await self.ops.followups.stop()  # the next start looks their orders up
-                for task in (handovers, membership):  # leases given up: others take over now
-                    if task is not None:
-                        task.cancel()
-                        await asyncio.gather(task, return_exceptions=True)
+                if membership is not None:  # the leases given up: the others take over now
+                    membership.cancel()
+                    await asyncio.gather(membership, return_exceptions=True)
                 if app.updater is not None and app.updater.running:
                     await app.updater.stop()
                 if app.running:

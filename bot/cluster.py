@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.fence import LeaseLost
-from db.leases import ACCOUNT, TELEGRAM, Leases, Tick, account_lease
+from db.leases import ACCOUNT, TELEGRAM, Leases, account_lease
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,6 @@ class Cluster:
         self._gained, self._lost, self._polling, self._idle = gained, lost, polling, idle
         self.held: dict[str, int] = {}  # lease name -> epoch taken with
         self._trusted_until = 0.0  # monotonic
-        self.last: Tick | None = None
 
     # -- the fence (bot/fence.py) --------------------------------------------------------
 
@@ -66,7 +65,8 @@ class Cluster:
 
     async def run(self) -> None:
         """Renew until cancelled; then give every lease up for the others to take."""
-        self.leases.ensure([*map(account_lease, self.accounts), TELEGRAM])
+        await asyncio.to_thread(self.leases.ensure,
+                                [*map(account_lease, self.accounts), TELEGRAM])
         try:
             while True:
                 await self.tick()
@@ -84,7 +84,6 @@ class Cluster:
             if time.monotonic() >= self._trusted_until:
                 await self._drop(list(self.held))
             return
-        self.last = tick
         await self._drop([name for name in self.held if name not in tick.held])
         self.held = dict(tick.held)
         self._trusted_until = began + self.seconds * LEASE_TRUST
@@ -92,7 +91,7 @@ class Cluster:
         extra = [n for n in reversed(mine) if self._idle(n.removeprefix(ACCOUNT))][
             :max(0, len(mine) - tick.share)]
         if extra:  # a member joined: the newcomer takes these
-            await self._drop(extra)
+            await self._drop(extra, given_up=True)
             await asyncio.to_thread(self.leases.release, extra)
         gained = [n.removeprefix(ACCOUNT) for n in tick.taken if n.startswith(ACCOUNT)
                   and n in self.held]
@@ -103,12 +102,15 @@ class Cluster:
             log.info("lease_gained telegram")
             await self._polling(True)
 
-    async def _drop(self, names: list[str]) -> None:
+    async def _drop(self, names: list[str], *, given_up: bool = False) -> None:
         for name in names:
             self.held.pop(name, None)
         accounts = [n.removeprefix(ACCOUNT) for n in names if n.startswith(ACCOUNT)]
         if accounts:
-            log.warning("leases_lost accounts=%s", ",".join(accounts))
+            if given_up:
+                log.info("leases_given_up accounts=%s", ",".join(accounts))
+            else:
+                log.warning("leases_lost accounts=%s", ",".join(accounts))
             await self._lost(accounts)
         if TELEGRAM in names:
             log.warning("lease_lost telegram")

@@ -8,7 +8,8 @@ free or expired rows up to its share (the accounts divided among the live member
 other. A row rather than an advisory lock: an advisory lock lives and dies with one
 connection (a dropped connection frees it without the process knowing, and a pool hides
 which connection holds it), has no expiry a paused process can be measured against, and
-no epoch to fence a write with; a row has all three, and `/status` can read it.
+no epoch to fence a write with; a row has all three, and `/status` can read it
+(Store.cluster_members).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, text
@@ -44,15 +44,6 @@ class Tick:
     taken: dict[str, int]
     members: int
     share: int
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseView:
-    name: str
-    holder: str | None
-    epoch: int
-    expires_at: datetime
-    live: bool
 
 
 class Leases:
@@ -126,12 +117,6 @@ class Leases:
         return self._run(s, "SELECT 1 FROM leases WHERE name = :name AND holder = :me AND "
                             "epoch = :epoch AND expires_at > now() FOR SHARE",
                          name=name, epoch=epoch).first() is not None
-
-    def overview(self) -> list[LeaseView]:
-        with self.db.reading() as s:
-            rows = s.execute(text("SELECT name, holder, epoch, expires_at, expires_at > now() "
-                                  "FROM leases ORDER BY name")).all()
-        return [LeaseView(*row) for row in rows]
 
 
 def fence_writes(db: Database, epoch_of: Callable[[str], int | None], leases: Leases) -> None:

@@ -214,3 +214,4 @@ async def cluster(folder: Path, postgres: Any, bots: tuple[str, ...] = ("a", "b"
                 if bot.process is not None:
                     running.signal(name, signal.SIGCONT)
                     await bot.stop()
+            postgres.drop(url)

@@ -41,7 +41,7 @@ def postgres():
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path) -> str:
+def database_url(request, tmp_path):
     """A migrated database of the test's own: an SQLite file, and a PostgreSQL database
     on the run's server (every test that takes it runs on both)."""
     if request.param == "sqlite":
@@ -49,8 +49,12 @@ def database_url(request, tmp_path) -> str:
         db = Database(url)
         db.migrate()
         db.dispose()
-        return url
-    return request.getfixturevalue("postgres").new_database()
+        yield url
+        return
+    server = request.getfixturevalue("postgres")
+    url = server.new_database()
+    yield url
+    server.drop(url)
 
 
 @pytest.fixture

@@ -78,26 +78,6 @@ async def test_a_process_killed_in_a_maintenance_is_taken_over_with_nothing_twic
                 if p.symbol == APT] == [(APT, Side.LONG, D(48))]
 
 
-async def test_telegram_is_answered_within_ten_seconds_of_killing_the_poller(
-        tmp_path, postgres):
-    async with cluster(tmp_path, postgres) as c:
-        await started_and_shared(c)
-        assert c.poller() == "a"
-        await c.answer("/status", "Cluster", timeout=10)
-        members = c.said("Cluster").split("Cluster (the processes sharing the accounts):\n")[1]
-        pid_a, pid_b = c.pid("a"), c.pid("b")
-        assert [line.split(":", 2)[1] for line in members.splitlines()] == [pid_a, pid_b]
-        assert members.splitlines()[0].endswith(
-            ": 20 accounts, polls Telegram (this process)")
-        assert members.splitlines()[1].endswith(": 20 accounts")
-        c.bots["a"].kill()
-        killed = time.monotonic()
-        await c.answer("/positions", "Positions —", timeout=10)
-        answered = time.monotonic() - killed
-        assert c.poller() == "b"
-        print(f"poller failover: /positions answered {answered:.1f} s after the kill")
-
-
 async def test_a_process_frozen_past_its_lease_sends_nothing_for_what_it_lost(
         tmp_path, postgres):
     async with cluster(tmp_path, postgres) as c:
@@ -142,14 +122,32 @@ async def test_a_process_frozen_past_its_lease_sends_nothing_for_what_it_lost(
         assert [key for key, n in c.okx.real_orders().items() if n > 1] == []
 
 
-async def test_a_pause_in_the_poller_s_chat_stops_every_process(tmp_path, postgres):
+async def test_the_poller_speaks_for_the_cluster_and_fails_over_within_ten_seconds(
+        tmp_path, postgres):
     async with cluster(tmp_path, postgres) as c:
         await started_and_shared(c)
+        assert c.poller() == "a"
+        # /status: who holds what
+        await c.answer("/status", "Cluster", timeout=10)
+        members = c.said("Cluster").split("Cluster (the processes sharing the accounts):\n")[1]
+        assert [line.split(":", 2)[1] for line in members.splitlines()] == [
+            c.pid("a"), c.pid("b")]
+        assert members.splitlines()[0].endswith(
+            ": 20 accounts, polls Telegram (this process)")
+        assert members.splitlines()[1].endswith(": 20 accounts")
+        # /pause in a's chat stops b's accounts too
         await c.answer("/pause", "Paused", timeout=10)
-        await asyncio.sleep(0.5)  # the other process hears of it (NOTIFY)
+        await asyncio.sleep(0.5)  # b hears of it (NOTIFY)
         c.exchange.set_mark(UNI, UNI_CROSSING)
         await asyncio.sleep(3 * INTERVAL)
-        assert set(c.tier_closes().values()) == {0}  # neither process's accounts
+        assert set(c.tier_closes().values()) == {0}
         await c.answer("/resume", "Resumed", timeout=10)
         await c.until(lambda: all(n == 1 for n in c.tier_closes().values()), 10,
                       "not every account's first tier fired after the resume")
+        # the poller killed: b answers within 10 s
+        c.bots["a"].kill()
+        killed = time.monotonic()
+        await c.answer("/positions", "Positions —", timeout=10)
+        answered = time.monotonic() - killed
+        assert c.poller() == "b"
+        print(f"poller failover: /positions answered {answered:.1f} s after the kill")

@@ -20,7 +20,9 @@ ACCOUNTS = [f"acct{n:02}" for n in range(40)]
 
 @pytest.fixture
 def url(postgres):
-    return postgres.new_database()
+    url = postgres.new_database()
+    yield url
+    postgres.drop(url)
 
 
 @pytest.fixture

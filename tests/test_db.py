@@ -57,6 +57,8 @@ def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
     db.migrate()
     yield db
     db.dispose()
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres").drop(url)
 
 
 @pytest.fixture

@@ -31,8 +31,10 @@ def refresh(exchange):
 
 
 @contextlib.asynccontextmanager
-async def bot(tmp_path, database_url, okx=None, fresh=True, watcher="off"):
-    config = make_config(tmp_path, database_url=database_url, okx_url=okx[1] if okx else None,
+async def bot(tmp_path, okx=None, fresh=True, watcher="off", *, database_url=None):
+    """On an SQLite file in `tmp_path`, or `database_url` (the restart tests run on
+    PostgreSQL too: tests/conftest.py)."""
+    config = make_config(tmp_path, okx_url=okx[1] if okx else None, database_url=database_url,
                          rules={"watcher": watcher}, paper=PAPER_EMPTY, close=FAST_FOLLOW)
 
     def exchange_of(app):
@@ -53,8 +55,8 @@ def orders(exchange):
 
 
 async def test_normal_maintenance_closes_first_then_opens_ten_times_then_keeps_eight(
-        tmp_path, database_url, venue_kind):
-    async with bot(tmp_path, database_url, venue_kind) as (app, chat, exchange):
+        tmp_path, venue_kind):
+    async with bot(tmp_path, venue_kind) as (app, chat, exchange):
         exchange.set_mark(APT, D("5"))
         [plan] = await chat.ask("/maintain apt sub1")
         assert plan.startswith(
@@ -80,8 +82,8 @@ async def test_normal_maintenance_closes_first_then_opens_ten_times_then_keeps_e
         assert [p.size for p in await app.venues["sub1"].positions()] == [D(48)]
 
 
-async def test_super_maintenance_with_real_btc_contract_specs(tmp_path, database_url, venue_kind):
-    async with bot(tmp_path, database_url, venue_kind) as (app, chat, exchange):
+async def test_super_maintenance_with_real_btc_contract_specs(tmp_path, venue_kind):
+    async with bot(tmp_path, venue_kind) as (app, chat, exchange):
         exchange.set_mark(BTC, D("95000"))
         [plan] = await chat.ask("/supermaintain BTC main")
         # 100 USDT at 10x and 95000: 0.0105 BTC -> 1.05 contracts of 0.01 BTC; keep 10 USDT
@@ -107,8 +109,8 @@ async def test_super_maintenance_with_real_btc_contract_specs(tmp_path, database
         assert "past the ladder" in plan and chat.choices == ["Confirm past the ladder", "Cancel"]
 
 
-async def test_a_rejected_open_reports_what_is_held_and_retry_finishes(tmp_path, database_url):
-    async with bot(tmp_path, database_url) as (app, chat, exchange):
+async def test_a_rejected_open_reports_what_is_held_and_retry_finishes(tmp_path):
+    async with bot(tmp_path) as (app, chat, exchange):
         exchange.set_mark(APT, D("5"))
         venue = app.venues["sub1"]
         place = venue.place_order
@@ -136,7 +138,7 @@ async def test_a_rejected_open_reports_what_is_held_and_retry_finishes(tmp_path,
 @pytest.mark.parametrize("step", [1, 2, 3])
 async def test_a_restart_at_every_step_boundary_finishes_without_repeating(
         tmp_path, database_url, step, dies):
-    async with bot(tmp_path, database_url) as (app, chat, exchange):
+    async with bot(tmp_path, database_url=database_url) as (app, chat, exchange):
         exchange.set_mark(APT, D("5"))
         venue = app.venues["sub1"]
         place, sent = venue.place_order, []
@@ -165,7 +167,8 @@ async def test_a_restart_at_every_step_boundary_finishes_without_repeating(
             await chat.choose("Confirm", timeout=3)
         assert len(exchange.orders) == step
     # the restart resumes the action
-    async with bot(tmp_path, database_url, fresh=False) as (app, chat, exchange):
+    async with bot(tmp_path, fresh=False, database_url=database_url) as (app, chat,
+                                                                          exchange):
         for _ in range(300):
             if app.store.recent_actions(1)[0].state == "done":
                 break
@@ -177,8 +180,8 @@ async def test_a_restart_at_every_step_boundary_finishes_without_repeating(
         assert app.store.get_rule_state("sub1", APT, "long", "maintenance") == {"count": 1}
 
 
-async def test_the_watcher_asks_once_and_its_buttons_lead_to_a_maintenance(tmp_path, database_url):
-    async with bot(tmp_path, database_url, watcher="ask") as (app, chat, exchange):
+async def test_the_watcher_asks_once_and_its_buttons_lead_to_a_maintenance(tmp_path):
+    async with bot(tmp_path, watcher="ask") as (app, chat, exchange):
         exchange.set_mark(APT, D("4.3"))  # sub1's long 60 @ 5 at 10x: -140%
         await app.jobs.run_now("watcher:sub1")
         alert = chat.transcript[-1]
@@ -192,14 +195,14 @@ async def test_the_watcher_asks_once_and_its_buttons_lead_to_a_maintenance(tmp_p
         assert plan.startswith("🔧 Super maintain APT-USDT-SWAP long on sub1 — #1")
         await chat.choose("Confirm", timeout=20)
         assert [o[3] for o in orders(exchange)] == [D(60), D(232), D(208)]
-    async with bot(tmp_path, database_url, fresh=False, watcher="ask") as (app, chat, exchange):
+    async with bot(tmp_path, fresh=False, watcher="ask") as (app, chat, exchange):
         exchange.set_mark(APT, D("3"))  # the new position at a loss too, but alerted lately
         await app.jobs.run_now("watcher:sub1")
         assert not any(e.text.startswith("⚠️") for e in chat.transcript)
 
 
-async def test_the_watcher_in_auto_mode_runs_a_super_maintenance(tmp_path, database_url):
-    async with bot(tmp_path, database_url, watcher="auto") as (app, chat, exchange):
+async def test_the_watcher_in_auto_mode_runs_a_super_maintenance(tmp_path):
+    async with bot(tmp_path, watcher="auto") as (app, chat, exchange):
         exchange.set_mark(APT, D("4.3"))
         await app.jobs.run_now("watcher:sub1")
         assert [o[3] for o in orders(exchange)] == [D(60), D(232), D(208)]
@@ -214,7 +217,7 @@ async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(
     sends step 3: one open of 600, not two."""
     from bot.venues.base import VenueUnavailable
 
-    async with bot(tmp_path, database_url) as (app, chat, exchange):
+    async with bot(tmp_path, database_url=database_url) as (app, chat, exchange):
         exchange.set_mark(APT, D("5"))
         venue = app.venues["sub1"]
         place, lookup = venue.place_order, venue.order_by_client_id
@@ -235,7 +238,8 @@ async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(
         report = (await chat.choose("Confirm", timeout=30))[-1]
         assert "❌ 2. open:" in report
         assert app.store.recent_actions(1)[0].state == "partial"
-    async with bot(tmp_path, database_url, fresh=False) as (app, chat, exchange):
+    async with bot(tmp_path, fresh=False, database_url=database_url) as (app, chat,
+                                                                          exchange):
         for _ in range(300):
             if not app.store.unfinished_steps():
                 break
@@ -249,11 +253,10 @@ async def test_an_open_of_unknown_fate_is_found_after_a_restart_not_sent_again(
         assert [p.size for p in await app.venues["sub1"].positions()] == [D(48)]
 
 
-async def test_a_failed_automatic_maintenance_offers_retry_in_the_alert_chat(
-        tmp_path, database_url):
+async def test_a_failed_automatic_maintenance_offers_retry_in_the_alert_chat(tmp_path):
     from bot.venues.okx.codes import okx_error as refusal
 
-    async with bot(tmp_path, database_url, watcher="auto") as (app, chat, exchange):
+    async with bot(tmp_path, watcher="auto") as (app, chat, exchange):
         exchange.set_mark(APT, D("4.3"))
         venue = app.venues["sub1"]
         place = venue.place_order
@@ -272,8 +275,8 @@ async def test_a_failed_automatic_maintenance_offers_retry_in_the_alert_chat(
         assert "maintenance count 1\nBefore: " in said[-1]
 
 
-async def test_a_position_under_maintenance_is_left_alone_by_the_rules(tmp_path, database_url):
-    async with bot(tmp_path, database_url) as (app, chat, exchange):
+async def test_a_position_under_maintenance_is_left_alone_by_the_rules(tmp_path):
+    async with bot(tmp_path) as (app, chat, exchange):
         exchange.set_mark(APT, D("5.5"))  # sub1's long at +100%: take-profit would fire
         from bot.config import RuleMode
 
@@ -285,9 +288,8 @@ async def test_a_position_under_maintenance_is_left_alone_by_the_rules(tmp_path,
         assert orders(exchange) == [("sub1", OrderSide.SELL, Side.LONG, D(18), True)]
 
 
-async def test_while_paused_a_restart_offers_the_maintenance_instead_of_resuming_it(
-        tmp_path, database_url):
-    async with bot(tmp_path, database_url) as (app, chat, exchange):
+async def test_while_paused_a_restart_offers_the_maintenance_instead_of_resuming_it(tmp_path):
+    async with bot(tmp_path) as (app, chat, exchange):
         exchange.set_mark(APT, D("5"))
         venue = app.venues["sub1"]
         place = venue.place_order
@@ -303,7 +305,7 @@ async def test_while_paused_a_restart_offers_the_maintenance_instead_of_resuming
         await chat.ask("/maintain APT sub1")
         with contextlib.suppress(TimeoutError):
             await chat.choose("Confirm", timeout=3)
-    async with bot(tmp_path, database_url, fresh=False) as (app, chat, exchange):
+    async with bot(tmp_path, fresh=False) as (app, chat, exchange):
         for _ in range(200):
             offers = [e for e in chat.transcript if e.text.startswith("⏸ The maintenance")]
             if offers:
@@ -320,7 +322,7 @@ async def test_while_paused_a_restart_offers_the_maintenance_instead_of_resuming
 
 
 async def test_on_okx_the_maintenance_reads_no_mark_and_each_order_once_after_sending(
-        tmp_path, database_url):
+        tmp_path):
     """Issue 16: between Confirm and the final report no mark is read (the position's
     mark and each step's fill price the orders) and each order is read once after it is
     sent, its fills then read by its order id."""
@@ -330,7 +332,7 @@ async def test_on_okx_the_maintenance_reads_no_mark_and_each_order_once_after_se
 
     exchange = new_exchange()
     async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server, \
-            bot(tmp_path, database_url, (exchange, server.base_url)) as (app, chat, _):
+            bot(tmp_path, (exchange, server.base_url)) as (app, chat, _):
         exchange.set_mark(APT, D("5"))
         await chat.ask("/maintain APT sub1")
         mark = len(server.requests)
