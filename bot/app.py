@@ -24,7 +24,6 @@ from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, Tel
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from bot.app_member import Member
 from bot.config import Config
 from bot.execution import Executor, FollowSettings
 from bot.instance_lock import AlreadyRunning, InstanceLock
@@ -46,6 +45,7 @@ from jobs.loops import schedule_loops
 from jobs.scheduler import Jobs
 
 if TYPE_CHECKING:
+    from bot.app_member import Member
     from web.server import StatusPage
 
 log = logging.getLogger(__name__)
@@ -109,9 +109,11 @@ class BotApp:
             self.venues: dict[str, Venue]
             self.paper: PaperRuntime | None
             self.venues, self.paper = build_venues(config, clock, base_dir)
-            self.member = Member(config, self.db, self.venues, poll=self._poll) if (
-                config.cluster.enabled) else None
-            if self.member is not None:
+            self.member: Member | None = None
+            if config.cluster.enabled:
+                from bot.app_member import Member  # a cluster's only: psycopg, its leases
+
+                self.member = Member(config, self.db, self.venues, poll=self._poll)
                 self.venues = self.member.venues
             self.application = self._telegram()
             close = config.rules.close

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
@@ -29,8 +31,10 @@ from handlers import (
     why,
 )
 from handlers.common import SERVICES_KEY
-from handlers.handoff import Handover
 from handlers.telegram_limits import FittingBot
+
+if TYPE_CHECKING:  # (a cluster's only: psycopg is not loaded without one)
+    from handlers.handoff import Handover
 
 COMMANDS = {
     "start": basic.start,

@@ -6,7 +6,8 @@ besides, should a notification be lost with a connection), runs it through its o
 handlers exactly as if it had polled it, and answers the chat itself.
 
 Commands are answered where they arrive: they read (any process may read any account),
-and what they would do waits behind a button.
+and what they would do waits behind a button. The same connection hears of settings
+another process changed (/pause, /resume, /lang: db.repo_control.SETTINGS_CHANNEL).
 """
 
 from __future__ import annotations
