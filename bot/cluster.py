@@ -10,9 +10,12 @@ nothing in flight, for the newcomer to take.
 
 Fencing: a lease counts here only until `LEASE_TRUST` of its length after the renewal
 that extended it *began* (by this machine's monotonic clock, which runs on while the
-process is stopped), so a process resumed after a pause past its lease sends nothing, even
-before it hears it lost them; its journal writes check holder and epoch in the database
-itself (db.leases.fence_writes).
+process is stopped); past that, a send first renews (`ensure`), so a process resumed after
+a pause past its lease learns it lost the account before it sends anything, and a process
+merely slow to renew goes on. Its journal writes check holder and epoch in the database
+itself (db.leases.fence_writes). An account lost with an action of this process still
+on it is not taken back before that action ended (at its next send or write, fenced):
+taking it back resumes the action from the journal, which must not run twice.
 """
 
 from __future__ import annotations
@@ -45,10 +48,14 @@ class Cluster:
         self._gained, self._lost, self._polling, self._idle = gained, lost, polling, idle
         self.held: dict[str, int] = {}  # lease name -> epoch taken with
         self._trusted_until = 0.0  # monotonic
+        self._ticking = asyncio.Lock()  # one renewal at a time, the loop's or a send's
 
     # -- the fence (bot/fence.py) --------------------------------------------------------
 
-    def check(self, account: str) -> None:
+    async def ensure(self, account: str) -> None:
+        if account_lease(account) in self.held and time.monotonic() < self._trusted_until:
+            return
+        await self.tick()  # no longer certain: ask the database
         if account_lease(account) not in self.held or time.monotonic() >= self._trusted_until:
             raise LeaseLost(account)
 
@@ -76,9 +83,19 @@ class Cluster:
             await asyncio.to_thread(self.leases.leave)
 
     async def tick(self) -> None:
+        if self._ticking.locked():  # a renewal is under way: its answer is this one's
+            async with self._ticking:
+                return
+        async with self._ticking:
+            await self._tick()
+
+    async def _tick(self) -> None:
         began = time.monotonic()
+        # (an account this process lost while acting on it: not taken back until idle)
+        busy = [a for a in self.accounts if not self.holds(a) and not self._idle(a)]
         try:
-            tick = await asyncio.to_thread(self.leases.tick, self.accounts, telegram=True)
+            tick = await asyncio.to_thread(self.leases.tick, self.accounts, telegram=True,
+                                           not_now=busy)
         except Exception:  # the database out of reach: the leases run out by themselves
             log.exception("lease_renewal_failed")
             if time.monotonic() >= self._trusted_until:

@@ -19,5 +19,5 @@ class LeaseLost(BaseException):
 
 
 class Fence(Protocol):
-    def check(self, account: str) -> None:
+    async def ensure(self, account: str) -> None:
         """Return when this process may act for `account` now; raise LeaseLost if not."""

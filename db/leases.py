@@ -65,11 +65,12 @@ class Leases:
                              "VALUES (:name, NULL, 0, now()) ON CONFLICT (name) DO NOTHING",
                           name=name)
 
-    def tick(self, accounts: list[str], *, telegram: bool) -> Tick:
+    def tick(self, accounts: list[str], *, telegram: bool, not_now: Iterable[str] = ()
+             ) -> Tick:
         """One renewal, one transaction: this member is alive; what it holds is renewed
         (what expired meanwhile is not: another may have it already); then free or
-        expired account leases are taken up to this member's share, and Telegram's
-        when `telegram` and no one holds it."""
+        expired account leases are taken up to this member's share (but `not_now`'s),
+        and Telegram's when `telegram` and no one holds it."""
         with self.db.session() as s:
             self._run(s, "INSERT INTO cluster_members (holder, host, pid, started_at, "
                          "expires_at) VALUES (:me, :host, :pid, now(), now() + "
@@ -83,7 +84,8 @@ class Leases:
                                    "WHERE expires_at > now()").scalar_one()
             share = math.ceil(len(accounts) / max(members, 1))
             mine = sum(1 for name in held if name.startswith(ACCOUNT))
-            wanted = [account_lease(a) for a in accounts]
+            skipped = set(not_now)
+            wanted = [account_lease(a) for a in accounts if a not in skipped]
             taken = self._take(s, wanted, share - mine) if share > mine else {}
             if telegram and TELEGRAM not in held:
                 taken |= self._take(s, [TELEGRAM], 1)

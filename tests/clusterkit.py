@@ -40,7 +40,7 @@ USER = 1001
 APT, UNI = "APT-USDT-SWAP", "UNI-USDT-SWAP"
 UNI_CROSSING = D("7.7")
 TIER_CLOSE = D(3)  # 30% of 10 contracts
-LEASE_SECONDS = 3
+LEASE_SECONDS = 4
 INTERVAL = 1  # the take-profit loop's, and what a renewal takes at most besides
 POSITIONS_PATH = "/api/v5/account/positions"
 
@@ -132,8 +132,11 @@ class Cluster:
         began = time.monotonic()
         while not what():
             if time.monotonic() - began > timeout:
-                logs = "\n".join(f"--- {name}\n{bot.stderr()[-2500:]}"
-                                 for name, bot in self.bots.items())
+                noise = ("okx_request", "job_behind", "apscheduler", "position_reduced")
+                logs = "\n".join(f"--- {name}\n" + "\n".join(
+                    line for line in bot.stderr().splitlines()
+                    if not any(n in line for n in noise))[-6000:]
+                    for name, bot in self.bots.items())
                 raise AssertionError(f"{why} (after {timeout} s)\n{logs}")
             await asyncio.sleep(0.05)
         return time.monotonic() - began

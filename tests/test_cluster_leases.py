@@ -142,16 +142,19 @@ async def test_two_processes_share_forty_accounts_and_the_survivor_takes_them_al
     await a.tick()  # a sees two members: gives up half
     await b.tick()
     assert len(held["a"]) == 20 and len(held["b"]) == 20 and not held["a"] & held["b"]
-    a.check(sorted(held["a"])[0])
+    await a.ensure(sorted(held["a"])[0])
     with pytest.raises(LeaseLost):
-        a.check(sorted(held["b"])[0])
-    await asyncio.sleep(0.6 * 0.85)  # a not renewed past its trust: it sends nothing
-    with pytest.raises(LeaseLost):
-        a.check(sorted(held["a"])[0])
-    await asyncio.sleep(0.2)
+        await a.ensure(sorted(held["b"])[0])
+    # a slow, past its trust but not its lease: it asks the database and goes on
+    await asyncio.sleep(0.6 * 0.85)
+    await a.ensure(sorted(held["a"])[0])
+    assert len(held["a"]) == 20
+    # a stopped past its lease, b took everything: a learns it before sending anything
+    await asyncio.sleep(0.7)
     await b.tick()
     assert held["b"] == set(ACCOUNTS)
-    await a.tick()
+    with pytest.raises(LeaseLost):
+        await a.ensure(sorted(held["a"])[0])
     assert held["a"] == set()
 
 

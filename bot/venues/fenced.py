@@ -24,7 +24,7 @@ class FencedVenue:
         account, fence = self._account, self._fence
 
         async def fenced(*args: Any, **kwargs: Any) -> Any:
-            fence.check(account)
+            await fence.ensure(account)
             return await attribute(*args, **kwargs)
 
         return fenced
