@@ -3,8 +3,8 @@
 on the fake OKX server, Telegram at the fake Bot API server.
 
 Every account holds a UNI long of 10 contracts at 7.5 (10x): `UNI_CROSSING` puts it 26.7%
-in profit, past the first take-profit tier (25%: close 30%, 3 contracts). MAINTAINED also holds the
-APT long of 60 that `/maintain apt <it>` maintains in three orders (close 60, open 600,
+in profit, past the first take-profit tier (25%: close 30%, 3 contracts), and an APT long of 60 at
+the mark, which `/maintain apt <account>` maintains in three orders (close 60, open 600,
 close 552), as in tests/test_maintain_command.py.
 """
 
@@ -33,7 +33,6 @@ from tests.fakes.telegram_server import FakeTelegramServer
 from tests.killkit import BotProcess, TrapOkxServer
 
 ACCOUNTS = [f"acct{n:02}" for n in range(40)]
-MAINTAINED = ACCOUNTS[-1]  # the second process's, once they share (the first keeps acct00…)
 KEYS = {f"key-{name}": name for name in ACCOUNTS}
 CREDENTIALS = {key: Credentials(f"secret-{name}", f"pass-{name}") for key, name in KEYS.items()}
 USER = 1001
@@ -53,7 +52,7 @@ def exchange() -> PaperExchange:
     for name in ACCOUNTS:
         ex.add_account(name, D(330))
         ex.seed_position(name, UNI, Side.LONG, D(10), D("7.5"), D(10))
-    ex.seed_position(MAINTAINED, APT, Side.LONG, D(60), D(5), D(10))
+        ex.seed_position(name, APT, Side.LONG, D(60), D(5), D(10))
     return ex
 
 
@@ -159,9 +158,9 @@ class Cluster:
                           and o.side is OrderSide.SELL and o.size == TIER_CLOSE)
                 for name in ACCOUNTS}
 
-    def maintenance_orders(self) -> list[D]:
+    def maintenance_orders(self, account: str) -> list[D]:
         return [o.size for o in self.exchange.orders.values()
-                if o.account == MAINTAINED and o.symbol == APT]
+                if o.account == account and o.symbol == APT]
 
     def journal_settled(self) -> bool:
         with psycopg.connect(self.dsn) as db:

@@ -66,7 +66,7 @@ def store(database_url):
     db.dispose()
 
 
-# -- pytest-xdist (pyproject.toml's addopts: -n 2 --dist loadgroup) --------------------------
+# -- pytest-xdist (pyproject.toml's addopts: -n 3 --dist loadgroup) --------------------------
 
 # Modules whose tests all run on one worker: the kill points run all together in a module
 # fixture (about 80 s, two bot starts each), which every worker given one of its tests
