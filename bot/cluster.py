@@ -49,6 +49,7 @@ class Cluster:
         self.held: dict[str, int] = {}  # lease name -> epoch taken with
         self._trusted_until = 0.0  # monotonic
         self._ticking = asyncio.Lock()  # one renewal at a time, the loop's or a send's
+        self._winding: set[str] = set()  # held, loops stopped, to be given up once idle
 
     # -- the fence (bot/fence.py) --------------------------------------------------------
 
@@ -104,12 +105,7 @@ class Cluster:
         await self._drop([name for name in self.held if name not in tick.held])
         self.held = dict(tick.held)
         self._trusted_until = began + self.seconds * LEASE_TRUST
-        mine = sorted(name for name in self.held if name.startswith(ACCOUNT))
-        extra = [n for n in reversed(mine) if self._idle(n.removeprefix(ACCOUNT))][
-            :max(0, len(mine) - tick.share)]
-        if extra:  # a member joined: the newcomer takes these
-            await self._drop(extra, given_up=True)
-            await asyncio.to_thread(self.leases.release, extra)
+        await self._share_out(tick.share)
         gained = [n.removeprefix(ACCOUNT) for n in tick.taken if n.startswith(ACCOUNT)
                   and n in self.held]
         if gained:
@@ -119,9 +115,32 @@ class Cluster:
             log.info("lease_gained telegram")
             await self._polling(True)
 
+    async def _share_out(self, share: int) -> None:
+        """Beyond its share (a member joined), this process gives accounts up: those with
+        nothing running at once; for the rest, their loops stop now and the lease goes
+        once nothing of theirs runs (a busy process would otherwise never shed any). An
+        account wanted again before that (a member left) starts its loops again."""
+        mine = sorted(name for name in self.held if name.startswith(ACCOUNT))
+        surplus = max(0, len(mine) - share)
+        give = [n for n in reversed(mine) if self._idle(n.removeprefix(ACCOUNT))][:surplus]
+        if give:
+            await self._drop(give, given_up=True)
+            await asyncio.to_thread(self.leases.release, give)
+        rest = [n for n in reversed(mine) if n not in give][:surplus - len(give)]
+        stopping = [n.removeprefix(ACCOUNT) for n in rest if n not in self._winding]
+        if stopping:
+            log.info("leases_winding_down accounts=%s", ",".join(stopping))
+            await self._lost(stopping)
+        back = [n for n in self._winding if n not in rest and n in self.held]
+        ready = [n for n in back if self._idle(n.removeprefix(ACCOUNT))]
+        self._winding = set(rest) | (set(back) - set(ready))
+        if ready:
+            await self._gained([n.removeprefix(ACCOUNT) for n in ready])
+
     async def _drop(self, names: list[str], *, given_up: bool = False) -> None:
         for name in names:
             self.held.pop(name, None)
+            self._winding.discard(name)
         accounts = [n.removeprefix(ACCOUNT) for n in names if n.startswith(ACCOUNT)]
         if accounts:
             if given_up:

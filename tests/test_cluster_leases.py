@@ -171,3 +171,36 @@ async def test_a_command_whose_account_moved_meanwhile_is_told_and_the_bot_goes_
                         "cluster: what had begun, it carries on from the journal; if "
                         "nothing had begun, send the command again."]
         assert (await chat.ask("/help"))[0].startswith("Commands")
+
+
+async def test_a_busy_process_stops_its_surplus_loops_and_gives_them_up_once_idle(databases):
+    held: dict[str, set[str]] = {"a": set(), "b": set()}
+    busy = {"a": True}
+
+    def cluster(name: str) -> Cluster:
+        async def gained(accounts):
+            held[name] |= set(accounts)
+
+        async def lost(accounts):
+            held[name] -= set(accounts)
+
+        async def polling(on):
+            return None
+
+        # a's accounts have something running (while busy["a"]); nothing else does
+        return Cluster(member(databases(), name), ACCOUNTS, gained=gained, lost=lost,
+                       polling=polling, idle=lambda account: not (
+                           busy.get(name, False) and account in held[name]))
+
+    a, b = cluster("a"), cluster("b")
+    await a.tick()
+    await b.tick()
+    await a.tick()  # every account of a's busy: half stop their loops, leases kept
+    assert len(held["a"]) == 20 and len(a.held_accounts()) == 40
+    await b.tick()
+    assert held["b"] == set()
+    busy["a"] = False
+    await a.tick()  # idle now: given up
+    await b.tick()
+    assert len(held["a"]) == len(held["b"]) == 20 and not held["a"] & held["b"]
+    assert sorted(a.held_accounts()) == sorted(held["a"])
