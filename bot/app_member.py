@@ -72,6 +72,7 @@ class Member:
         """Taken up as a restart takes them up: their unfinished actions resumed from the
         journal (in the background, holding their positions before the loops look), then
         their loops and streams."""
+        accounts = [a for a in accounts if a not in self._account_jobs]  # (never twice)
         stock = self._ops.recovery.take_stock(accounts)
         self._application.create_task(self._recover(stock), name="reconcile")
         await asyncio.sleep(0)

@@ -50,6 +50,7 @@ class Cluster:
         self._trusted_until = 0.0  # monotonic
         self._ticking = asyncio.Lock()  # one renewal at a time, the loop's or a send's
         self._winding: set[str] = set()  # held, loops stopped, to be given up once idle
+        self._taking: set[str] = set()  # held, to be taken up once idle
 
     # -- the fence (bot/fence.py) --------------------------------------------------------
 
@@ -102,15 +103,22 @@ class Cluster:
             if time.monotonic() >= self._trusted_until:
                 await self._drop(list(self.held))
             return
-        await self._drop([name for name in self.held if name not in tick.held])
+        # Lost: not renewed; or expired before this renewal and taken again by it (a new
+        # epoch: what this process was doing there is over, as for any lost account).
+        await self._drop([name for name in self.held
+                          if name not in tick.held or name in tick.taken])
         self.held = dict(tick.held)
         self._trusted_until = began + self.seconds * LEASE_TRUST
         await self._share_out(tick.share)
-        gained = [n.removeprefix(ACCOUNT) for n in tick.taken if n.startswith(ACCOUNT)
-                  and n in self.held]
+        self._taking |= {n for n in tick.taken if n.startswith(ACCOUNT) and n in self.held}
+        # taken up once nothing of this process's runs on them any more (a lost action
+        # ends at its next send or write); the journal has the rest
+        gained = sorted(n for n in self._taking if self._idle(n.removeprefix(ACCOUNT)))
+        self._taking -= set(gained)
         if gained:
-            log.info("leases_gained accounts=%s", ",".join(gained))
-            await self._gained(gained)
+            log.info("leases_gained accounts=%s", ",".join(n.removeprefix(ACCOUNT)
+                                                           for n in gained))
+            await self._gained([n.removeprefix(ACCOUNT) for n in gained])
         if TELEGRAM in tick.taken:
             log.info("lease_gained telegram")
             await self._polling(True)
@@ -126,7 +134,8 @@ class Cluster:
         if give:
             await self._drop(give, given_up=True)
             await asyncio.to_thread(self.leases.release, give)
-        rest = [n for n in reversed(mine) if n not in give][:surplus - len(give)]
+        rest = [n for n in reversed(mine) if n not in give and n not in self._taking][
+            :surplus - len(give)]
         stopping = [n.removeprefix(ACCOUNT) for n in rest if n not in self._winding]
         if stopping:
             log.info("leases_winding_down accounts=%s", ",".join(stopping))
@@ -141,6 +150,7 @@ class Cluster:
         for name in names:
             self.held.pop(name, None)
             self._winding.discard(name)
+            self._taking.discard(name)
         accounts = [n.removeprefix(ACCOUNT) for n in names if n.startswith(ACCOUNT)]
         if accounts:
             if given_up:

@@ -204,3 +204,23 @@ async def test_a_busy_process_stops_its_surplus_loops_and_gives_them_up_once_idl
     await b.tick()
     assert len(held["a"]) == len(held["b"]) == 20 and not held["a"] & held["b"]
     assert sorted(a.held_accounts()) == sorted(held["a"])
+
+
+async def test_a_lease_expired_and_taken_again_in_one_renewal_is_lost_then_taken_up(databases):
+    calls: list[tuple[str, int]] = []
+
+    async def gained(accounts):
+        calls.append(("gained", len(accounts)))
+
+    async def lost(accounts):
+        calls.append(("lost", len(accounts)))
+
+    async def polling(on):
+        return None
+
+    a = Cluster(member(databases(), "a", seconds=0.5), ACCOUNTS, gained=gained, lost=lost,
+                polling=polling, idle=lambda account: True)
+    await a.tick()
+    time.sleep(0.6)  # renewed too late: every lease expired, nobody else took one
+    await a.tick()
+    assert calls == [("gained", 40), ("lost", 40), ("gained", 40)]
