@@ -55,7 +55,7 @@ async def test_a_process_killed_in_a_maintenance_is_taken_over_with_nothing_twic
 
         c.okx.arm(2, "answered", kill)  # after the open of 600 was answered: step 2 of 3
         await c.command_confirmed(f"/maintain apt {maintained}")
-        await asyncio.wait_for(killed.wait(), 20)
+        await asyncio.wait_for(killed.wait(), 40)
         assert c.maintenance_orders(maintained) == [D(60), D(600)]
         assert f"handoff account={maintained}" in c.bots["a"].stderr()
         c.exchange.set_mark(UNI, UNI_CROSSING)  # every account's first tier, now
@@ -67,8 +67,8 @@ async def test_a_process_killed_in_a_maintenance_is_taken_over_with_nothing_twic
               f"{time.monotonic() - kill_at:.1f} s after the kill")
 
         # the maintenance finished from the journal, no step twice; each tier fired once
-        await c.until(c.journal_settled, 20, "the maintenance never ended")
-        await c.until(lambda: all(n == 1 for n in c.tier_closes().values()), 20,
+        await c.until(c.journal_settled, 40, "the maintenance never ended")
+        await c.until(lambda: all(n == 1 for n in c.tier_closes().values()), 40,
                       "not every account's first tier fired")
         await asyncio.sleep(2 * INTERVAL)  # the loops' next runs: nothing again
         assert c.maintenance_orders(maintained) == [D(60), D(600), D(552)]
@@ -114,7 +114,7 @@ async def test_a_process_frozen_past_its_lease_sends_nothing_for_what_it_lost(
         assert "job_lease_lost name=take_profit:" + target in c.bots[frozen].stderr()
         # and it rejoins: the survivor gives half the accounts back
         await c.until(lambda: len(c.accounts_of(frozen)) == SHARED, 20, f"{frozen} rejoined")
-        await c.until(lambda: all(n == 1 for n in c.tier_closes().values()), 20,
+        await c.until(lambda: all(n == 1 for n in c.tier_closes().values()), 40,
                       "not every account's first tier fired")
         await asyncio.sleep(2 * INTERVAL)
         assert c.tier_closes()[target] == 1  # the frozen process's close never went out
