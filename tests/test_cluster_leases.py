@@ -44,6 +44,22 @@ def member(db: Database, name: str, seconds: float = 5.0) -> Leases:
     return leases
 
 
+def recording_cluster(db: Database, name: str, held: dict[str, set[str]], *,
+                      seconds: float = 5.0, idle=lambda account: True) -> Cluster:
+    """A Cluster whose gained and lost accounts land in `held[name]`."""
+    async def gained(accounts):
+        held[name] |= set(accounts)
+
+    async def lost(accounts):
+        held[name] -= set(accounts)
+
+    async def polling(on):
+        return None
+
+    return Cluster(member(db, name, seconds=seconds), ACCOUNTS, gained=gained, lost=lost,
+                   polling=polling, idle=idle)
+
+
 def accounts_of(held: dict[str, int]) -> set[str]:
     return {n.removeprefix("account:") for n in held if n.startswith("account:")}
 
@@ -123,17 +139,7 @@ async def test_two_processes_share_forty_accounts_and_the_survivor_takes_them_al
     held: dict[str, set[str]] = {"a": set(), "b": set()}
 
     def cluster(name: str) -> Cluster:
-        async def gained(accounts):
-            held[name] |= set(accounts)
-
-        async def lost(accounts):
-            held[name] -= set(accounts)
-
-        async def polling(on):
-            return None
-
-        return Cluster(member(databases(), name, seconds=0.6), ACCOUNTS, gained=gained,
-                       lost=lost, polling=polling, idle=lambda account: True)
+        return recording_cluster(databases(), name, held, seconds=0.6)
 
     a, b = cluster("a"), cluster("b")
     await a.tick()
@@ -178,19 +184,9 @@ async def test_a_busy_process_stops_its_surplus_loops_and_gives_them_up_once_idl
     busy = {"a": True}
 
     def cluster(name: str) -> Cluster:
-        async def gained(accounts):
-            held[name] |= set(accounts)
-
-        async def lost(accounts):
-            held[name] -= set(accounts)
-
-        async def polling(on):
-            return None
-
         # a's accounts have something running (while busy["a"]); nothing else does
-        return Cluster(member(databases(), name), ACCOUNTS, gained=gained, lost=lost,
-                       polling=polling, idle=lambda account: not (
-                           busy.get(name, False) and account in held[name]))
+        return recording_cluster(databases(), name, held, idle=lambda account: not (
+            busy.get(name, False) and account in held[name]))
 
     a, b = cluster("a"), cluster("b")
     await a.tick()
