@@ -77,6 +77,7 @@ async def venue_calls_per_run() -> dict[str, list[str]]:
     from bot.ops.take_profit import TakeProfit
     from bot.venues.paper import PaperVenue, open_paper_exchange
     from db import Database, Store
+    from db.aio import AsyncStore
 
     config = demo_config()
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,7 +87,8 @@ async def venue_calls_per_run() -> dict[str, list[str]]:
         ex = open_paper_exchange(None, [("main", "main"), ("sub1", "sub")], demo_portfolio=True)
         ex.market.freeze()
         venues = {a.name: CountingVenue(PaperVenue(ex, a.name)) for a in config.accounts}
-        ctx = Context.build(config, store, venues, Executor(store, client_prefix="bench"), _now)
+        executor = Executor(AsyncStore(store), client_prefix="bench")
+        ctx = Context.build(config, store, venues, executor, _now)
         # no front subscribed: a benchmark sends no alerts
         rules = TakeProfit(ctx, Closing(ctx, Followups(ctx)))
         calls = {}

@@ -32,6 +32,7 @@ from bot.ops.ops import Ops
 from bot.secrecy import SecretScrubber, config_secrets
 from bot.venues.base import Streaming, Venue
 from bot.venues.factory import PaperRuntime, VenueSetupError, build_venues
+from db.aio import AsyncStore
 from db.repo import Store
 from db.session import Database, DriverMissing
 from handlers import commands
@@ -59,6 +60,11 @@ def utcnow() -> datetime:
 
 class StartupError(Exception):
     """Something in the set-up that stops the bot from starting; the message says what."""
+
+
+class ClusterLeft(Exception):
+    """This process no longer renews its leases (a fault in its membership): it stops,
+    with an error, rather than serve on without them."""
 
 
 def configure_logging(*, console: bool, secrets: Iterable[str] = ()) -> SecretScrubber:
@@ -97,6 +103,7 @@ class BotApp:
         self.ready = asyncio.Event()  # set once serving, the start notice sent
         self._refused = asyncio.Event()  # set when Telegram says another bot polls first
         self._refusal: str | None = None
+        self._left = asyncio.Event()  # set if this process's cluster membership ended
         self._polling_since = 0.0
         # (in a cluster the processes share the token: its lease picks the one poller)
         self.lock = InstanceLock(config.database.url, base_url=config.telegram.base_url, token=(
@@ -117,8 +124,8 @@ class BotApp:
                 self.venues = self.member.venues
             self.application = self._telegram()
             close = config.rules.close
-            executor = Executor(self.store, client_prefix=self._client_prefix(), clock=clock,
-                                follow=FollowSettings(
+            executor = Executor(AsyncStore(self.store), client_prefix=self._client_prefix(),
+                                clock=clock, follow=FollowSettings(
                                     timeout_seconds=close.follow_timeout_seconds,
                                     poll_seconds=float(close.follow_poll_seconds),
                                     # the first wait after a rate limit or outage is one poll
@@ -135,7 +142,7 @@ class BotApp:
                                                         self.ops.status.job_ran)
             self.jobs.on_behind, self.jobs.on_time = (self.ops.status.job_behind,
                                                       self.ops.status.job_on_time)
-            services = Services(config, self.ops, self.store, clock, started_at=clock())
+            services = Services(config, self.ops, ctx.store, clock, started_at=clock())
             self.application.bot_data[SERVICES_KEY] = services
             self.events.subscribe(Alerter(services, self.application.bot).deliver)
             commands.register(self.application, None if self.member is None else self.member.bind(
@@ -286,12 +293,13 @@ class BotApp:
                     await self._poll(True)
                 else:  # accounts, streams and polling as the leases come
                     membership = app.create_task(self.member.run(), name="cluster")
+                    membership.add_done_callback(lambda _: self._left.set())
                 self.ready.set()
                 if console is not None:  # (no Telegram there, so no other poller either)
                     await console.run()
                 else:
                     await _first_set(stop if stop is not None else _on_signals(),
-                                     self._refused)
+                                     self._refused, self._left)
             finally:
                 if self.status_page is not None:  # first: /healthz must not say ok meanwhile
                     await self.status_page.stop()
@@ -311,6 +319,10 @@ class BotApp:
                     await app.updater.stop()
                 if app.running:
                     await app.stop()
+        if membership is not None and not membership.cancelled() and membership.exception():
+            # Its leases run out by themselves; a supervisor starts the process again.
+            raise ClusterLeft("the cluster membership stopped: "
+                              f"{membership.exception()!r}") from membership.exception()
 
     async def _poll(self, on: bool) -> None:
         """Start or stop polling Telegram (in a cluster: its lease taken or lost)."""

@@ -130,8 +130,8 @@ async def execute_close(executor: Executor, venue: Venue, action_id: int, plan: 
     if plan.method is CloseMethod.MARKET:
         await one(first_seq, plan.orders[0], float(settings.follow_timeout_seconds))
         return result
-    executor.plan_steps(action_id, [(first_seq + n, "close", request)
-                                    for n, request in enumerate(plan.orders)])
+    await executor.plan_steps(action_id, [(first_seq + n, "close", request)
+                                          for n, request in enumerate(plan.orders)])
     timeout = settings.gtt_seconds + GTT_GRACE_SECONDS
     tasks = []
     for n, request in enumerate(plan.orders):

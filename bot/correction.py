@@ -114,46 +114,46 @@ class CorrectionRunner:
         holds now, sending nothing (the bot is paused); the close's orders are looked up
         by their client ids as every other order is at start."""
         report = CorrectionReport(position)
-        for st in self._steps(action_id, LEVERAGE_SEQ, None):
+        for st in await self._steps(action_id, LEVERAGE_SEQ, None):
             if st.state not in ("intended", "sent") or st.client_id is not None:
                 continue
             if st.kind == "margin_out":
-                self._decide(st, position.margin, report)
+                await self._decide(st, position.margin, report)
             elif position.leverage == Decimal(st.params["to"]):
-                self.journal.update_step(st.id, state="final",
-                                         result={"leverage": str(position.leverage)})
+                await self.journal.update_step(st.id, state="final",
+                                               result={"leverage": str(position.leverage)})
             else:
-                self.journal.update_step(st.id, state="failed", error_code="not_applied",
-                                         error_message=f"not applied: the leverage is "
+                await self.journal.update_step(st.id, state="failed", error_code="not_applied",
+                                               error_message=f"not applied: the leverage is "
                                                        f"{position.leverage}")
 
     # -- the steps --------------------------------------------------------------------
 
     async def _leverage(self, action_id: int, position: Position, targets: Targets,
                         report: CorrectionReport) -> Position:
-        step = self._steps(action_id, LEVERAGE_SEQ, LEVERAGE_SEQ + 1)
+        step = await self._steps(action_id, LEVERAGE_SEQ, LEVERAGE_SEQ + 1)
         report.leverage_before = Decimal(step[0].params["from"]) if step else position.leverage
         if step and step[0].state == "final":
             report.leverage_after = Decimal(step[0].result["leverage"])
             return position
         if position.leverage == targets.leverage:
             if step:  # sent before the bot stopped, and the venue took it
-                self.journal.update_step(step[0].id, state="final",
-                                         result={"leverage": str(position.leverage)})
+                await self.journal.update_step(step[0].id, state="final",
+                                               result={"leverage": str(position.leverage)})
                 report.leverage_after = position.leverage
             return position
-        step_id = step[0].id if step else self.journal.add_step(
+        step_id = step[0].id if step else await self.journal.add_step(
             action_id, LEVERAGE_SEQ, "leverage",
             {"symbol": position.symbol, "side": position.side.value,
              "from": str(position.leverage), "to": str(targets.leverage)})
-        self.journal.update_step(step_id, state="sent")
+        await self.journal.update_step(step_id, state="sent")
         try:
             now = await self.venue.set_leverage(position.symbol, position.side,
                                                 targets.leverage)
         except VenueError as exc:
-            self._failed(step_id, exc)
+            await self._failed(step_id, exc)
             raise
-        self.journal.update_step(step_id, state="final", result={"leverage": str(now)})
+        await self.journal.update_step(step_id, state="final", result={"leverage": str(now)})
         report.leverage_after = now
         if now != targets.leverage:  # SPEC §8: what the venue reports back is the truth
             raise LeverageRejected(f"the leverage reads {now}x after setting it to "
@@ -163,14 +163,14 @@ class CorrectionRunner:
 
     async def _close(self, action_id: int, position: Position, targets: Targets,
                      report: CorrectionReport) -> Position:
-        begun = self._steps(action_id, CLOSE_SEQ, MARGIN_SEQ)
+        begun = await self._steps(action_id, CLOSE_SEQ, MARGIN_SEQ)
         if begun:  # a close this action sent before: followed, never sent again
             close = report.close = ExcessClose(sum((Decimal(st.params["size"])
                                                     for st in begun), ZERO))
             for st in begun:
                 if st.state == "planned":
-                    self.journal.update_step(st.id, state="skipped",
-                                             error_message="never sent: the bot stopped first")
+                    await self.journal.update_step(
+                        st.id, state="skipped", error_message="never sent: the bot stopped first")
                 else:
                     close.outcomes.append(await self._order(
                         action_id, st.seq, st.kind, request_of(st.params)))
@@ -191,7 +191,7 @@ class CorrectionRunner:
 
     async def _margin(self, action_id: int, position: Position, targets: Targets,
                       report: CorrectionReport) -> None:
-        moved = self._steps(action_id, MARGIN_SEQ, None)
+        moved = await self._steps(action_id, MARGIN_SEQ, None)
         for st in moved:
             if st.state == "final":
                 report.moves.append(MarginMove(Decimal(st.params["amount"]),
@@ -199,7 +199,7 @@ class CorrectionRunner:
                                                Decimal(st.result["margin_after"])))
             elif st.state != "failed":  # the bot stopped around it: the venue says
                 position = await self._read(position)
-                self._decide(st, position.margin, report)
+                await self._decide(st, position.margin, report)
         if moved:
             position = await self._read(position)
         inst = position.instrument
@@ -209,39 +209,40 @@ class CorrectionRunner:
             amount = next_margin_move(margin, floor, targets, started=bool(report.moves))
             if amount <= 0:
                 return
-            step_id = self.journal.add_step(
+            step_id = await self.journal.add_step(
                 action_id, seq, "margin_out",
                 {"symbol": position.symbol, "side": position.side.value,
                  "amount": str(amount), "margin_before": str(margin)})
-            self.journal.update_step(step_id, state="sent")
+            await self.journal.update_step(step_id, state="sent")
             try:
                 change = await self.venue.change_margin(position.symbol, position.side,
                                                         -amount)
             except VenueUnavailable:  # it may have been applied: the venue's margin says
                 position = await self._read(position)
-                self._decide(self._steps(action_id, seq, seq + 1)[0], position.margin, report)
+                step = (await self._steps(action_id, seq, seq + 1))[0]
+                await self._decide(step, position.margin, report)
                 raise
             except VenueError as exc:
-                self._failed(step_id, exc)
+                await self._failed(step_id, exc)
                 raise
-            self.journal.update_step(step_id, state="final",
-                                     result={"margin_after": str(change.margin_after)})
+            await self.journal.update_step(step_id, state="final",
+                                           result={"margin_after": str(change.margin_after)})
             report.moves.append(MarginMove(amount, margin, change.margin_after))
             margin, seq = change.margin_after, seq + 1
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _decide(self, step: Any, margin_now: Decimal, report: CorrectionReport) -> None:
+    async def _decide(self, step: Any, margin_now: Decimal, report: CorrectionReport) -> None:
         """A margin move of unknown fate, decided by the margin the venue holds now:
         applied if at least half of it left the position."""
         amount, before = Decimal(step.params["amount"]), Decimal(step.params["margin_before"])
         if margin_now <= before - amount / 2:
-            self.journal.update_step(step.id, state="final",
-                                     result={"margin_after": str(margin_now)})
+            await self.journal.update_step(step.id, state="final",
+                                           result={"margin_after": str(margin_now)})
             report.moves.append(MarginMove(amount, before, margin_now))
         else:
-            self.journal.update_step(step.id, state="failed", error_code="not_applied",
-                                     error_message=f"not applied: the margin is {margin_now}")
+            await self.journal.update_step(step.id, state="failed", error_code="not_applied",
+                                           error_message=f"not applied: the margin is {margin_now}")
 
     async def _order(self, action_id: int, seq: int, kind: str, request: Any) -> Outcome:
         outcome = await self.executor.order_step(
@@ -263,12 +264,12 @@ class CorrectionRunner:
                                    code="no_position", venue=self.venue.venue)
         return now
 
-    def _steps(self, action_id: int, first: int, end: int | None) -> list[Any]:
-        action = self.journal.action_with_steps(action_id)
+    async def _steps(self, action_id: int, first: int, end: int | None) -> list[Any]:
+        action = await self.journal.action_with_steps(action_id)
         return sorted((s for s in action.steps
                        if s.seq >= first and (end is None or s.seq < end)),
                       key=lambda s: s.seq)
 
-    def _failed(self, step_id: int, exc: VenueError) -> None:
-        self.journal.update_step(step_id, state="failed", error_code=exc.code,
-                                 error_message=str(exc))
+    async def _failed(self, step_id: int, exc: VenueError) -> None:
+        await self.journal.update_step(step_id, state="failed", error_code=exc.code,
+                                       error_message=str(exc))

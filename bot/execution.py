@@ -41,19 +41,19 @@ PLACE_ATTEMPTS = 3
 
 
 class Journal(Protocol):
-    """Where steps, orders and fills are recorded (db.repo.Store in the bot)."""
+    """Where steps, orders and fills are recorded (db.aio.AsyncStore in the bot)."""
 
-    def add_step(self, action_id: int, seq: int, kind: str, params: Mapping[str, Any],
-                 client_id: str | None = None, *, planned: bool = False) -> int: ...
+    async def add_step(self, action_id: int, seq: int, kind: str, params: Mapping[str, Any],
+                       client_id: str | None = None, *, planned: bool = False) -> int: ...
 
-    def update_step(self, step_id: int, **fields: Any) -> None: ...
+    async def update_step(self, step_id: int, **fields: Any) -> None: ...
 
-    def action_with_steps(self, action_id: int) -> Any: ...
+    async def action_with_steps(self, action_id: int) -> Any: ...
 
-    def upsert_order(self, account: str, order: Order, action_id: int | None = None,
-                     step_id: int | None = None) -> int: ...
+    async def upsert_order(self, account: str, order: Order, action_id: int | None = None,
+                           step_id: int | None = None) -> int: ...
 
-    def record_fills(self, account: str, fills: Sequence[Fill]) -> int: ...
+    async def record_fills(self, account: str, fills: Sequence[Fill]) -> int: ...
 
 
 # Hands an order still live to whoever follows it in the background:
@@ -205,14 +205,14 @@ class Executor:
         to `rest` (a grid level) is sent and not followed: `track` looks at it each run."""
         client_id = client_id_for(self.client_prefix, action_id, seq)
         request = _with_client_id(request, client_id)
-        action = self.journal.action_with_steps(action_id)
+        action = await self.journal.action_with_steps(action_id)
         step = next((s for s in action.steps if s.seq == seq), None) if action else None
         if step is None:
-            step_id = self.journal.add_step(action_id, seq, kind, _params(request), client_id)
+            step_id = await self.journal.add_step(action_id, seq, kind, _params(request), client_id)
             last_sent = None
         elif step.state == "planned":  # its first attempt: nothing to look up
             step_id, last_sent = step.id, None
-            self.journal.update_step(step_id, state="intended")
+            await self.journal.update_step(step_id, state="intended")
         else:
             step_id, last_sent = step.id, step.updated_at
         outcome = Outcome(client_id, request)
@@ -220,29 +220,29 @@ class Executor:
             order = await (self._place(venue, replace(request, fresh=True))
                            if last_sent is None
                            else self._find_or_place(venue, request, last_sent))
-            self.journal.update_step(step_id, state="sent")
-            self.journal.upsert_order(venue.name, order, action_id, step_id)
+            await self.journal.update_step(step_id, state="sent")
+            await self.journal.upsert_order(venue.name, order, action_id, step_id)
             outcome.order = order if rest else await self.follow(venue, order, follow_timeout)
         except VenueError as exc:
             outcome.error = exc
             outcome.order = await self._last_known(venue, request)
         if outcome.order is not None:
-            self.journal.upsert_order(venue.name, outcome.order, action_id, step_id)
+            await self.journal.upsert_order(venue.name, outcome.order, action_id, step_id)
             try:
                 outcome.fills = list(await self._fills(venue, request.symbol,
                                                        request.client_id,
                                                        outcome.order.venue_id))
             except VenueError as exc:
                 outcome.fills_unread = exc
-            self.journal.record_fills(venue.name, outcome.fills)
-        self.journal.update_step(step_id, **_step_end(outcome))
+            await self.journal.record_fills(venue.name, outcome.fills)
+        await self.journal.update_step(step_id, **_step_end(outcome))
         return outcome
 
     async def see_through(self, venue: Venue, action_id: int, outcome: Outcome) -> Outcome:
         """The outcome of an order not settled yet (still live, or its fills unread), once
         the venue says what it became and its fills are read, however long that takes."""
         assert outcome.order is not None, "an order of unknown fate is looked up at start"
-        action = self.journal.action_with_steps(action_id)
+        action = await self.journal.action_with_steps(action_id)
         step_id = next(s.id for s in action.steps if s.client_id == outcome.client_id)
         order, fills = await self.follow_to_end(venue, action_id, step_id, outcome.order)
         return replace(outcome, order=order, fills=fills, fills_unread=None)
@@ -259,30 +259,30 @@ class Executor:
         except OrderUnknown:
             seen["not_found"] = int(seen.get("not_found", 0)) + 1
             if seen["not_found"] < LOOKUPS_BEFORE_LOST:
-                self.journal.update_step(step.id, result=seen)
+                await self.journal.update_step(step.id, result=seen)
                 return Tracked(None, 0, lost=False)
-            self.journal.update_step(step.id, state="failed", error_code="lost", result=seen,
-                                     error_message=f"order {client_id} not found "
+            await self.journal.update_step(step.id, state="failed", error_code="lost", result=seen,
+                                           error_message=f"order {client_id} not found "
                                                    f"{seen['not_found']} times")
             return Tracked(None, 0, lost=True)
         fills = list(await self._fills(venue, symbol, client_id, order.venue_id))
-        self.journal.upsert_order(venue.name, order, step.action_id, step.id)
-        new = self.journal.record_fills(venue.name, fills)
-        self.journal.update_step(step.id, state="final" if order.state.is_final else "sent",
-                                 result={"venue_id": order.venue_id, "state": order.state.value,
-                                         "filled_size": str(order.filled_size),
-                                         "fills": len(fills), "not_found": 0})
+        await self.journal.upsert_order(venue.name, order, step.action_id, step.id)
+        new = await self.journal.record_fills(venue.name, fills)
+        await self.journal.update_step(
+            step.id, state="final" if order.state.is_final else "sent",
+            result={"venue_id": order.venue_id, "state": order.state.value,
+                    "filled_size": str(order.filled_size), "fills": len(fills), "not_found": 0})
         return Tracked(order, new, lost=False)
 
-    def plan_steps(self, action_id: int, orders: Sequence[tuple[int, str, OrderRequest]]
+    async def plan_steps(self, action_id: int, orders: Sequence[tuple[int, str, OrderRequest]]
                    ) -> None:
         """Journal every order an action will send, as (seq, kind, request), before the
         first is sent: after a stop, what was never sent is known, not forgotten."""
         for seq, kind, request in orders:
             client_id = client_id_for(self.client_prefix, action_id, seq)
-            self.journal.add_step(action_id, seq, kind,
-                                  _params(_with_client_id(request, client_id)), client_id,
-                                  planned=True)
+            await self.journal.add_step(action_id, seq, kind,
+                                        _params(_with_client_id(request, client_id)), client_id,
+                                        planned=True)
 
     async def reconcile(self, venues: Mapping[str, Venue], steps: Sequence[Any],
                         accounts: Mapping[int, str], adopt: Adopt) -> list[str]:
@@ -311,8 +311,8 @@ class Executor:
                                           max(0.0, self.follow_settings.late_window_seconds
                                               - waited))
         except OrderFateUnknown as exc:
-            self.journal.update_step(step.id, state="failed", error_code="lost",
-                                     error_message=str(exc))
+            await self.journal.update_step(step.id, state="failed", error_code="lost",
+                                           error_message=str(exc))
             return f"{account} {symbol} {step.client_id}: never placed ({exc})"
         except VenueError as exc:
             return (f"{account} {symbol} {step.client_id}: "
@@ -356,13 +356,13 @@ class Executor:
                                                               order.venue_id))
         except VenueError:
             fills = None
-        self.journal.upsert_order(account, order, action_id, step_id)
-        self.journal.record_fills(account, fills or [])
+        await self.journal.upsert_order(account, order, action_id, step_id)
+        await self.journal.record_fills(account, fills or [])
         over = order.state.is_final and fills is not None
-        self.journal.update_step(step_id, state="final" if over else "sent",
-                                 result={"venue_id": order.venue_id, "state": order.state.value,
-                                         "filled_size": str(order.filled_size),
-                                         "fills": len(fills or [])})
+        await self.journal.update_step(
+            step_id, state="final" if over else "sent",
+            result={"venue_id": order.venue_id, "state": order.state.value,
+                    "filled_size": str(order.filled_size), "fills": len(fills or [])})
         return fills
 
     async def follow(self, venue: Venue, order: Order, timeout: float | None = None) -> Order:

@@ -167,7 +167,7 @@ class MaintenanceRunner:
     async def _step(self, action_id: int, plan: MaintenancePlan, report: StepReport,
                     result: MaintenanceResult) -> None:
         step, symbol, side = report.step, plan.symbol, plan.side
-        attempts = self._attempts(action_id, step)
+        attempts = await self._attempts(action_id, step)
         for attempt in attempts:
             if attempt.state == "failed":  # refused by the venue: nothing to look up
                 # The journal keeps the error as it was shown, venue and code included.
@@ -222,9 +222,9 @@ class MaintenanceRunner:
         return final_close_super(opened=opened, price=price, target=plan.target,
                                  leverage=plan.leverage, inst=inst)
 
-    def _attempts(self, action_id: int, step: int) -> list[Any]:
+    async def _attempts(self, action_id: int, step: int) -> list[Any]:
         """The journaled attempts of one step (db StepRecords), oldest first."""
-        action = self.journal.action_with_steps(action_id)
+        action = await self.journal.action_with_steps(action_id)
         return sorted((s for s in action.steps if s.seq // 10 == step), key=lambda s: s.seq)
 
     async def _send(self, action_id: int, seq: int, symbol: str, side: Side, size: Decimal,

@@ -129,7 +129,7 @@ def fence_writes(db: Database, epoch_of: Callable[[str], int | None], leases: Le
     @event.listens_for(db.sessions, "before_flush")
     def _fenced(session: Session, _context: Any, _instances: Any) -> None:
         accounts = set()
-        for row in [*session.new, *session.dirty]:
+        for row in [*session.new, *session.dirty, *session.deleted]:
             if isinstance(row, ActionRow | OrderRow | FillRow | RuleStateRow):
                 accounts.add(row.account)
             elif isinstance(row, ActionStepRow):

@@ -11,11 +11,11 @@ state, the action journal, orders and fills are here.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.domain import Fill, Order, OrderState, Side
@@ -77,6 +77,28 @@ class Store(ControlStore):
                 row.state = dict(state)
                 row.updated_at = now
 
+    def change_rule_state(self, account: str, symbol: str, side: Side | str, rule: str,
+                          change: Callable[[dict[str, Any]], Mapping[str, Any] | None]
+                          ) -> bool:
+        """Read and replace one state in one transaction, the row locked meanwhile:
+        `change(state)` gives the new state, or None to leave it as it is. True when
+        changed. (Two separate calls could straddle another task's write.)"""
+        with self._db.session() as s:
+            row = s.scalars(select(RuleStateRow).where(
+                RuleStateRow.account == account, RuleStateRow.symbol == symbol,
+                RuleStateRow.side == str(side), RuleStateRow.rule == rule
+            ).with_for_update()).one_or_none()
+            new = change({} if row is None else dict(row.state))
+            if new is None:
+                return False
+            if row is None:
+                s.add(RuleStateRow(account=account, symbol=symbol, side=str(side), rule=rule,
+                                   state=dict(new), created_at=self._now(),
+                                   updated_at=self._now()))
+            else:
+                row.state, row.updated_at = dict(new), self._now()
+            return True
+
     def put_rule_states(self, account: str, rule: str,
                         states: Mapping[tuple[str, str], Mapping[str, Any] | None]) -> None:
         """Several positions' states of one rule in one transaction: (symbol, side) ->
@@ -100,13 +122,16 @@ class Store(ControlStore):
                           rule: str | None = None) -> int:
         """Forget one rule's state for a position, or every rule's when `rule` is None
         (the position is gone or was replaced). Returns the number of rows removed."""
-        query = delete(RuleStateRow).where(RuleStateRow.account == account,
+        query = select(RuleStateRow).where(RuleStateRow.account == account,
                                            RuleStateRow.symbol == symbol,
                                            RuleStateRow.side == str(side))
         if rule is not None:
             query = query.where(RuleStateRow.rule == rule)
         with self._db.session() as s:
-            return s.execute(query.execution_options(synchronize_session=False)).rowcount
+            rows = s.scalars(query).all()
+            for row in rows:  # one by one: a cluster's fence sees what is deleted
+                s.delete(row)
+            return len(rows)
 
     def rule_states(self, account: str | None = None, rule: str | None = None,
                     symbol: str | None = None) -> list[RuleStateRecord]:
@@ -147,6 +172,19 @@ class Store(ControlStore):
             for name, value in fields.items():
                 setattr(row, name, value)
             row.updated_at = self._now()
+
+    def end_action(self, action_id: int, state: ActionState | str) -> bool:
+        """Give an unfinished action its final `state`. True when this call ended it:
+        of several that see it end at once (two orders of one close settling), only one
+        tells it."""
+        assert ActionState(state).is_final, state
+        with self._db.session() as s:
+            # locked: PostgreSQL's other sessions wait (SQLite's take turns anyway)
+            row = s.get(ActionRow, action_id, with_for_update=True)
+            if row is None or ActionState(row.state).is_final:
+                return False
+            row.state, row.updated_at = ActionState(state).value, self._now()
+            return True
 
     def add_step(self, action_id: int, seq: int, kind: str, params: Mapping[str, Any],
                  client_id: str | None = None, *, planned: bool = False) -> int:

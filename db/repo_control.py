@@ -54,6 +54,10 @@ class ControlStore:
         self._db = db
         self._clock = clock
 
+    @property
+    def db(self) -> Database:
+        return self._db
+
     def _now(self, now: datetime | None = None) -> datetime:
         return now if now is not None else self._clock()
 

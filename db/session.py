@@ -1,13 +1,14 @@
 """Engine, sessions and migrations for one database URL.
 
-Synchronous on purpose: every transaction is a short local SQLite write, and the async
-callers either call straight in or go through `asyncio.to_thread` when they must not stall.
+Synchronous, with threads of its own (`Database.thread`) where the running bot's calls go
+(`db.aio.AsyncStore`), so that none of them holds up the event loop.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SCHEMA_HEAD = "0003"
 MIGRATION_LOCK = 0x616E63686F72  # a PostgreSQL advisory lock's key: "anchor"
 BUSY_TIMEOUT_MS = 5000
+POSTGRESQL_THREADS = 4  # within the engine's pool of 5 connections
 
 
 def _json_default(value: Any) -> Any:
@@ -100,6 +102,19 @@ class Database:
         # Reads on the hot path (every rule run) take no write lock: see `reading`.
         self._readers = sessionmaker(self.engine.execution_options(read_only=True),
                                      expire_on_commit=False)
+        self._thread: ThreadPoolExecutor | None = None
+
+    @property
+    def thread(self) -> ThreadPoolExecutor:
+        """Where the running bot's database calls run (made when first asked for): on
+        SQLite one thread — one bot process, one writer, and calls run in the order made;
+        on PostgreSQL a few, so that a call waiting on a row another process holds (a
+        cluster's leases and fences) does not hold up the others."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(
+                max_workers=1 if self.is_sqlite else POSTGRESQL_THREADS,
+                thread_name_prefix="database")
+        return self._thread
 
     @staticmethod
     def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
@@ -203,4 +218,8 @@ class Database:
             return MigrationContext.configure(connection).get_current_revision()
 
     def dispose(self) -> None:
+        """Close the connections, after the calls already made have run."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
         self.engine.dispose()

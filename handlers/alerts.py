@@ -4,7 +4,7 @@ chats (with its buttons), or an edit of the message an action reports in."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -26,7 +26,7 @@ from handlers.why import say
 
 log = logging.getLogger(__name__)
 
-Markup = Callable[[int], InlineKeyboardMarkup | None]
+Markup = Callable[[int], Awaitable[InlineKeyboardMarkup | None]]
 
 
 class Alerter:
@@ -70,7 +70,7 @@ class Alerter:
             text = s.text("maintenance_paused", symbol=event.plan.symbol,
                           side=s.text(event.plan.side.value), account=event.plan.account)
             if event.chat_id is not None:
-                await self._message(event.chat_id, text, retry_markup(
+                await self._message(event.chat_id, text, await retry_markup(
                     s, event.action, event.chat_id, event.requested_by))
             else:
                 await self._send(event, text, lambda chat: retry_markup(
@@ -87,7 +87,7 @@ class Alerter:
             await self._send(event, text, (lambda chat: retry_markup(
                 s, event.action, chat, event.requested_by)) if failed else None)
         else:
-            await self._show(event, text, retry_markup(
+            await self._show(event, text, await retry_markup(
                 s, event.action, event.chat_id, event.requested_by) if failed else None)
 
     async def _show(self, event: ev.MaintenanceEvent, text: str,
@@ -119,9 +119,9 @@ class Alerter:
         payload = {"account": position.account, "symbol": position.symbol,
                    "side": position.side.value}
 
-        def buttons(chat_id: int) -> InlineKeyboardMarkup:
+        async def buttons(chat_id: int) -> InlineKeyboardMarkup:
             # A private chat's id is its user's id: the buttons answer that user only.
-            token = s.store.create_confirmation(
+            token = await s.store.create_confirmation(
                 chat_id, chat_id, "watcher", payload,
                 ttl_seconds=s.config.rules.maintenance.watcher.cooldown_seconds)
             return InlineKeyboardMarkup([[

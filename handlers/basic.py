@@ -46,7 +46,7 @@ async def lang(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if len(args) != 1 or args[0].lower() not in messages.LANGUAGES:
         await reply(update, context, "usage", usage=s.text("lang_usage"))
         return
-    s.ops.control.set_language(args[0].lower())
+    await s.ops.control.set_language(args[0].lower())
     await reply(update, context, "lang_set")
 
 

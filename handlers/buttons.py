@@ -76,14 +76,14 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     prefix, token, choice = parsed
     # The kind is read without using the token up: the owner's live token under another
     # button (a side button for a close, a confirm for the watcher) is refused untouched.
-    stored, kinds = s.store.get_confirmation(token), BUTTONS[prefix][1]
+    stored, kinds = await s.store.get_confirmation(token), BUTTONS[prefix][1]
     if stored is not None and kinds is not None and stored.kind not in kinds:
         await query.answer(s.text("button_invalid"), show_alert=True)
         return
     if prefix == CANCEL:
-        result = s.store.cancel_confirmation(token, user.id)
+        result = await s.store.cancel_confirmation(token, user.id)
     else:
-        result = s.store.consume_confirmation(token, user.id)
+        result = await s.store.consume_confirmation(token, user.id)
     if not result.ok:
         await query.answer(s.text(f"confirm_{result.reason}"), show_alert=True)
         if result.reason == "expired":

@@ -41,21 +41,22 @@ async def close_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await message.reply_text(s.refusal(exc, USAGE))
         return
     sent = await message.reply_text(text, reply_markup=markup)
-    s.store.attach_message(token_of(markup), sent.message_id)
+    await s.store.attach_message(token_of(markup), sent.message_id)
 
 
 async def ask_side(s: Services, message: Message, user_id: int, kind: str,
                    args: CloseArgs | MaintainArgs, payload: dict) -> None:
     """Both sides are held: buttons for the side, then `kind`'s side handler goes on."""
-    token = s.store.create_confirmation(user_id, message.chat_id, kind, payload,
-                                       ttl_seconds=s.config.telegram.confirm_timeout_seconds)
+    token = await s.store.create_confirmation(
+        user_id, message.chat_id, kind, payload,
+        ttl_seconds=s.config.telegram.confirm_timeout_seconds)
     markup = InlineKeyboardMarkup([
         [InlineKeyboardButton(s.text(side), callback_data=f"{SIDE}:{token}:{side}")
          for side in ("long", "short")],
         [InlineKeyboardButton(s.text("button_cancel"), callback_data=f"{CANCEL}:{token}")]])
     sent = await message.reply_text(s.text("pick_side", symbol=args.symbol.upper(),
                                            account=args.account or "-"), reply_markup=markup)
-    s.store.attach_message(token, sent.message_id)
+    await s.store.attach_message(token, sent.message_id)
 
 
 def method_text(s: Services, plan: ClosePlan) -> str:
@@ -72,7 +73,7 @@ def method_text(s: Services, plan: ClosePlan) -> str:
 async def _confirmation(s: Services, user_id: int, chat_id: int, position: Position,
                         amount: Amount) -> tuple[str, InlineKeyboardMarkup]:
     plan = await s.ops.closing.preview(position, amount)
-    token = s.store.create_confirmation(user_id, chat_id, "close", {
+    token = await s.store.create_confirmation(user_id, chat_id, "close", {
         "account": position.account, "symbol": position.symbol, "side": position.side.value,
         "size": str(plan.size), "price": str(plan.estimated_price)},
         ttl_seconds=s.config.telegram.confirm_timeout_seconds)
@@ -95,7 +96,7 @@ async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
         await edit(message, s.refusal(exc, USAGE))
         return
     await edit(message, text, markup)
-    s.store.attach_message(token_of(markup), message.message_id)
+    await s.store.attach_message(token_of(markup), message.message_id)
 
 
 async def execute(s: Services, message: object, user_id: int, payload: dict) -> None:
@@ -140,7 +141,7 @@ async def _ask_again(s: Services, message: Message, user_id: int, payload: dict,
         await edit(message, s.refusal(exc))
         return
     await edit(message, s.reason(moved) + "\n\n" + text, markup)
-    s.store.attach_message(token_of(markup), message.message_id)
+    await s.store.attach_message(token_of(markup), message.message_id)
 
 
 def _names(s: Services, p: Position) -> dict[str, object]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +16,7 @@ from bot.config import AlertMode, Config
 from bot.domain import Instrument
 from bot.ops.ops import Ops
 from bot.ops.refusal import Contracts, Refusal, Usdt
-from db.repo import Store
+from db.aio import AsyncStore
 from handlers import messages
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Services:
 
     config: Config
     ops: Ops
-    store: Store
+    store: AsyncStore
     clock: Callable[[], datetime]
     started_at: datetime  # this process's start: commands written long before it are stale
 
@@ -142,8 +142,8 @@ def token_of(markup: InlineKeyboardMarkup) -> str:
 
 
 async def send_alert(bot: Bot, config: Config, kind: str, text: str,
-                     markup_for: Callable[[int], InlineKeyboardMarkup | None] | None = None
-                     ) -> None:
+                     markup_for: Callable[[int], Awaitable[InlineKeyboardMarkup | None]]
+                     | None = None) -> None:
     """A push message to every alert chat, as `telegram.alerts.<kind>` says (on, silent or
     off). `markup_for(chat_id)` gives a chat its buttons (a private chat's id is its user's
     id, which confirmation buttons are bound to). One chat failing does not stop the rest."""
@@ -152,7 +152,8 @@ async def send_alert(bot: Bot, config: Config, kind: str, text: str,
         return
     for chat_id in config.telegram.alert_chat_ids:
         try:
+            markup = await markup_for(chat_id) if markup_for else None
             await bot.send_message(chat_id, text, disable_notification=mode is AlertMode.SILENT,
-                                   reply_markup=markup_for(chat_id) if markup_for else None)
+                                   reply_markup=markup)
         except TelegramError:  # an alert that cannot be delivered is logged, not fatal
             log.exception("alert_failed chat_id=%s kind=%s", chat_id, kind)

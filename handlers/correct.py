@@ -97,14 +97,14 @@ async def correct_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not any(plan.needed for a in accounts for plan in a.plans):
         await reply_long(update, text + "\n\n" + s.text("correct_nothing"))
         return
-    token = s.store.create_confirmation(
+    token = await s.store.create_confirmation(
         user.id, message.chat_id, "correct", {"accounts": [a.account for a in accounts]},
         ttl_seconds=s.config.telegram.confirm_timeout_seconds)
     *first, last = split_message(text)
     for part in first:
         await message.reply_text(part)
     sent = await message.reply_text(last, reply_markup=confirm_markup(s, token, "button_run_now"))
-    s.store.attach_message(token, sent.message_id)
+    await s.store.attach_message(token, sent.message_id)
 
 
 async def run_confirmed(s: Services, message: object, user_id: int, payload: dict) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -42,7 +42,8 @@ def accounts_in(payload: dict[str, Any]) -> list[str]:
 
 class Handover:
     def __init__(self, queue: Handoffs, dsn: str, holds: Callable[[str], bool],
-                 held: Callable[[], list[str]], settings_changed: Callable[[], None]) -> None:
+                 held: Callable[[], list[str]],
+                 settings_changed: Callable[[], Awaitable[None]]) -> None:
         """`holds(account)`: this process holds it; `held()`: every account it holds;
         `settings_changed()`: another process paused, resumed or chose a language."""
         self.queue, self.dsn, self.holds, self.held = queue, dsn, holds, held
@@ -55,7 +56,7 @@ class Handover:
         parsed = parse_data(query.data) if query is not None else None
         if parsed is None:
             return
-        stored = services(context).store.get_confirmation(parsed[1])
+        stored = await services(context).store.get_confirmation(parsed[1])
         accounts = accounts_in(stored.payload or {}) if stored is not None else []
         elsewhere = [a for a in accounts if not self.holds(a)]
         if not elsewhere:
@@ -74,7 +75,7 @@ class Handover:
                         self.dsn, autocommit=True) as connection:
                     await connection.execute(f"LISTEN {CHANNEL}")
                     await connection.execute(f"LISTEN {SETTINGS_CHANNEL}")
-                    self.settings_changed()  # what changed while no one listened
+                    await self.settings_changed()  # what changed while no one listened
                     while True:
                         for payload in await asyncio.to_thread(self.queue.take, self.held()):
                             update = Update.de_json(payload, application.bot)
@@ -82,7 +83,7 @@ class Handover:
                         async for note in connection.notifies(timeout=POLL_SECONDS,
                                                               stop_after=1):
                             if note.channel == SETTINGS_CHANNEL:
-                                self.settings_changed()
+                                await self.settings_changed()
             except (psycopg.Error, OSError):
                 log.exception("handoff_listen_failed")
                 await asyncio.sleep(RECONNECT_SECONDS)

@@ -76,7 +76,7 @@ async def history_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         if len(args) > 3:
             raise Refusal("too_many", extra=" ".join(args[3:])[:60])
         count, account, symbol = _history_args(s, args)
-        actions = s.ops.history.recent(count, account, symbol)
+        actions = await s.ops.history.recent(count, account, symbol)
     except Refusal as exc:
         await update.effective_message.reply_text(  # type: ignore[union-attr]
             s.refusal(exc, "usage_history"))
@@ -116,7 +116,7 @@ async def pnl_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await reply(update, context, "usage", usage=s.text("usage_pnl"))
         return
     try:
-        report = s.ops.history.pnl(args[0] if args else "today")
+        report = await s.ops.history.pnl(args[0] if args else "today")
     except Refusal as exc:
         await update.effective_message.reply_text(  # type: ignore[union-attr]
             s.refusal(exc, "usage_pnl"))

@@ -55,7 +55,7 @@ async def _command(update: Update, context: ContextTypes.DEFAULT_TYPE, kind: Kin
         await message.reply_text(s.refusal(exc, _usage(kind)))
         return
     sent = await message.reply_text(text, reply_markup=markup)
-    s.store.attach_message(token_of(markup), sent.message_id)
+    await s.store.attach_message(token_of(markup), sent.message_id)
 
 
 async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
@@ -70,15 +70,16 @@ async def side_chosen(s: Services, message: object, user_id: int, payload: dict,
         await edit(message, s.refusal(exc, _usage(kind)))
         return
     await edit(message, text, markup)
-    s.store.attach_message(token_of(markup), message.message_id)
+    await s.store.attach_message(token_of(markup), message.message_id)
 
 
 async def plan_message(s: Services, user_id: int, chat_id: int, kind: Kind, position: Position,
                        amount: Decimal | None, target: Decimal | None
                        ) -> tuple[str, InlineKeyboardMarkup]:
     planned = await s.ops.maintenance.plan(kind, position, amount, target)
-    token = s.store.create_confirmation(user_id, chat_id, "maintain", planned.plan.to_json(),
-                                       ttl_seconds=s.config.telegram.confirm_timeout_seconds)
+    token = await s.store.create_confirmation(
+        user_id, chat_id, "maintain", planned.plan.to_json(),
+        ttl_seconds=s.config.telegram.confirm_timeout_seconds)
     return plan_text(s, planned), confirm_markup(
         s, token, "button_confirm_past_ladder" if planned.past_ladder else "button_confirm")
 
@@ -122,13 +123,14 @@ async def retry_confirmed(s: Services, message: object, user_id: int, payload: d
         await edit(message, s.refusal(exc))
 
 
-def retry_markup(s: Services, action: int, chat_id: int | None,
-                 requested_by: int | None) -> InlineKeyboardMarkup | None:
+async def retry_markup(s: Services, action: int, chat_id: int | None,
+                       requested_by: int | None) -> InlineKeyboardMarkup | None:
     """[Retry], for the user who asked (or, for the watcher's own, the alert chat's user)."""
     if chat_id is None:
         return None
-    token = s.store.create_confirmation(requested_by or chat_id, chat_id, "maintain_retry",
-                                       {"action": action}, ttl_seconds=RETRY_TTL_SECONDS)
+    token = await s.store.create_confirmation(requested_by or chat_id, chat_id,
+                                              "maintain_retry", {"action": action},
+                                              ttl_seconds=RETRY_TTL_SECONDS)
     return InlineKeyboardMarkup([[InlineKeyboardButton(
         s.text("button_retry"), callback_data=f"{CONFIRM}:{token}")]])
 

@@ -60,7 +60,7 @@ async def orders_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     try:
-        resting = s.ops.orders.resting(args[0] if args else None)
+        resting = await s.ops.orders.resting(args[0] if args else None)
     except Refusal as exc:
         await message.reply_text(s.refusal(exc, USAGE))
         return
@@ -69,7 +69,7 @@ async def orders_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     buttons = []
     for n, r in enumerate(resting[:WITH_BUTTONS], 1):
-        token = s.store.create_confirmation(
+        token = await s.store.create_confirmation(
             user.id, message.chat_id, "order_pick",
             {"account": r.account, "client_id": r.order.client_id},
             ttl_seconds=s.config.telegram.confirm_timeout_seconds)
@@ -85,17 +85,17 @@ async def ask_cancel(s: Services, message: object, user_id: int,
     if not isinstance(message, Message):
         return
     account, client_id = payload["account"], payload["client_id"]
-    record = s.store.get_order(account, client_id)
+    record = await s.store.get_order(account, client_id)
     if record is None or record.order.state.is_final:
         await message.reply_text(s.reason(Refusal("order_not_resting", client_id=client_id)))
         return
-    token = s.store.create_confirmation(
+    token = await s.store.create_confirmation(
         user_id, message.chat_id, "order_cancel", payload,
         ttl_seconds=s.config.telegram.confirm_timeout_seconds)
     sent = await message.reply_text(
         s.text("order_cancel_confirm", account=account, **_order_names(s, record.order)),
         reply_markup=confirm_markup(s, token))
-    s.store.attach_message(token, sent.message_id)
+    await s.store.attach_message(token, sent.message_id)
 
 
 async def cancel_confirmed(s: Services, message: object, user_id: int,

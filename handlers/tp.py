@@ -87,14 +87,14 @@ async def _ask_reset(update: Update, context: ContextTypes.DEFAULT_TYPE,
     except Refusal as exc:
         await message.reply_text(s.refusal(exc, USAGE))
         return
-    token = s.store.create_confirmation(
+    token = await s.store.create_confirmation(
         user.id, message.chat_id, "tp_reset",
         {"account": position.account, "symbol": position.symbol, "side": position.side.value},
         ttl_seconds=s.config.telegram.confirm_timeout_seconds)
     sent = await message.reply_text(
         s.text("tp_reset_confirm", symbol=position.symbol, side=s.text(position.side.value),
                account=position.account), reply_markup=confirm_markup(s, token))
-    s.store.attach_message(token, sent.message_id)
+    await s.store.attach_message(token, sent.message_id)
 
 
 async def reset_confirmed(s: Services, message: object, user_id: int, payload: dict) -> None:

@@ -107,7 +107,7 @@ async def why_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             return
         level = int(args[1])
     try:
-        timeline = s.ops.why.timeline(args[0], level)
+        timeline = await s.ops.why.timeline(args[0], level)
     except Refusal as exc:
         await update.effective_message.reply_text(s.refusal(exc))  # type: ignore[union-attr]
         return

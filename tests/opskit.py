@@ -27,6 +27,7 @@ from bot.ops.status import JobStatus
 from bot.venues.base import Venue
 from bot.venues.paper import PaperExchange, PaperVenue
 from bot.venues.paper.demo import new_exchange
+from db.aio import AsyncStore
 from db.repo import Store
 
 D = Decimal
@@ -70,7 +71,7 @@ class Board:
 class RecordingBus(EventBus):
     """The bus the composition root builds, also keeping every event published."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: AsyncStore) -> None:
         super().__init__(store)
         self.published: list[Event] = []
 
@@ -128,9 +129,9 @@ class Rig:
     def __post_init__(self) -> None:
         venue_of = self.venue_of or (lambda name: PaperVenue(self.exchange, name))
         venues = {a.name: venue_of(a.name) for a in self.config.accounts}
-        executor = Executor(self.store, client_prefix="t", follow=FOLLOW)
+        executor = Executor(AsyncStore(self.store), client_prefix="t", follow=FOLLOW)
         self.ctx = Context.build(self.config, self.store, venues, executor, self.clock)
-        self.bus = RecordingBus(self.store)
+        self.bus = RecordingBus(self.ctx.store)
         self.ctx.events = self.bus
         self.ctx.events.subscribe(self._deliver)
         self.ops = Ops(self.ctx, self.board)

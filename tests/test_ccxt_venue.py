@@ -29,6 +29,7 @@ from bot.venues.base import (
 from bot.venues.ccxt import parse
 from bot.venues.ccxt.venue import CcxtVenue
 from bot.venues.retry import RetryPolicy
+from db.aio import AsyncStore
 from tests.fakes import bitget_accounts, okx_accounts
 from tests.fakes.bitget_server import FakeBitgetServer
 from tests.fakes.candle_marks import T0, marked_exchange
@@ -211,7 +212,7 @@ async def test_a_reduce_only_close_followed_to_filled(exchange_id, wire, server,
     plan = plan_close(position, D(25), await venue.order_book(APT, settings.book_levels),
                       settings, datetime.now(UTC))
     action = store.create_action("close", "main", APT, "long", "command", {})
-    executor = Executor(store, client_prefix="t1", follow=FAST)
+    executor = Executor(AsyncStore(store), client_prefix="t1", follow=FAST)
 
     result = await execute_close(executor, venue, action, plan, settings)
 
@@ -295,7 +296,7 @@ async def test_a_timeout_after_accept_leaves_one_order_found_by_client_id(
     await venue.instruments()
     exchange.faults.timeout_after_accept(account="main")
     action = store.create_action("close", "main", APT, "long", "command", {})
-    executor = Executor(store, client_prefix="t2", follow=FAST)
+    executor = Executor(AsyncStore(store), client_prefix="t2", follow=FAST)
     outcome = await executor.order_step(venue, action, 1, "close", close_long("", "5", D("5.1")))
     assert (outcome.state, outcome.filled_size, outcome.error) == (OrderState.FILLED, D(5), None)
     assert len(exchange.orders) == 1

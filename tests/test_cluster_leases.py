@@ -7,13 +7,19 @@ import asyncio
 import time
 
 import pytest
+from sqlalchemy import text
 
+from bot.app import BotApp, ClusterLeft
 from bot.cluster import Cluster
 from bot.domain import Side
 from bot.fence import LeaseLost
+from bot.venues.paper.demo import new_exchange
 from db import Database, Store
 from db.leases import TELEGRAM, Leases, account_lease, fence_writes
-from tests.botkit import make_config, running
+from handlers.local_chat import LocalChat
+from tests.botkit import USER, make_config, running
+from tests.fakes.okx_accounts import CREDENTIALS, KEYS
+from tests.fakes.okx_server import FakeOkxServer
 
 ACCOUNTS = [f"acct{n:02}" for n in range(40)]
 
@@ -124,15 +130,22 @@ def test_a_write_for_an_account_not_held_is_refused_and_nothing_is_written(datab
     store = Store(db)
     action = store.create_action("close", "acct01", "APT-USDT-SWAP", Side.LONG, "command", {})
     step = store.add_step(action, 1, "close", {})
+    store.put_rule_state("acct01", "APT-USDT-SWAP", Side.LONG, "take_profit", {"fired": 1})
     time.sleep(0.6)
     b.tick(ACCOUNTS, telegram=False)  # b takes acct01 over
     with pytest.raises(LeaseLost):
         store.update_step(step, state="failed", error_message="stale process")
     with pytest.raises(LeaseLost):
         store.create_action("close", "acct01", "APT-USDT-SWAP", Side.LONG, "command", {})
+    with pytest.raises(LeaseLost):  # a ladder forgotten would fire its tier again
+        store.delete_rule_state("acct01", "APT-USDT-SWAP", Side.LONG, "take_profit")
+    with pytest.raises(LeaseLost):
+        store.end_action(action, "failed")
     record = store.action_with_steps(action)
     assert record is not None and record.steps[0].state == "intended"
-    assert len(store.recent_actions(10)) == 1
+    assert record.state == "planned" and len(store.recent_actions(10)) == 1
+    assert store.get_rule_state("acct01", "APT-USDT-SWAP", Side.LONG, "take_profit") == {
+        "fired": 1}
 
 
 async def test_two_processes_share_forty_accounts_and_the_survivor_takes_them_all(databases):
@@ -220,3 +233,33 @@ async def test_a_lease_expired_and_taken_again_in_one_renewal_is_lost_then_taken
     time.sleep(0.6)  # renewed too late: every lease expired, nobody else took one
     await a.tick()
     assert calls == [("gained", 40), ("lost", 40), ("gained", 40)]
+
+
+async def test_a_process_whose_membership_fails_gives_its_leases_up_and_stops_with_an_error(
+        tmp_path, url, monkeypatch):
+    exchange = new_exchange()
+    renewals = 0
+    renew = Cluster.tick
+
+    async def failing(self: Cluster) -> None:
+        nonlocal renewals
+        renewals += 1
+        if renewals == 3:
+            raise RuntimeError("a fault in the renewals")
+        await renew(self)
+
+    monkeypatch.setattr(Cluster, "tick", failing)
+    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
+        config = make_config(tmp_path, okx_url=server.base_url, database_url=url,
+                             telegram={"token": "123:fake"})
+        config.cluster.enabled, config.cluster.lease_seconds = True, 3
+        app = BotApp(config, chat=LocalChat(user_id=USER))
+        with pytest.raises(ClusterLeft, match="a fault in the renewals"):
+            await asyncio.wait_for(app.serve(asyncio.Event()), 30)
+
+    assert renewals == 3 and app.ready.is_set()
+    db = Database(url)
+    with db.reading() as s:
+        held = s.execute(text("SELECT name FROM leases WHERE holder IS NOT NULL")).all()
+    db.dispose()
+    assert held == [], "its leases given up for the others to take at once"

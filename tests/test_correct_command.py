@@ -33,7 +33,8 @@ async def bot(tmp_path, okx=None):
                 exchange.add_account(name, D(1000))
         exchange.seed_position("sub1", APT, Side.LONG, D(60), D(6), D(20))
         # Paused, so no job acts first (/correct's [Run now] is the user's own action).
-        app.pause.set(True)
+        app.store.set_paused(True)
+        app.pause.reload(True)
 
     async with running(config, prepare=drift) as (app, chat):
         await chat.ask("/status")

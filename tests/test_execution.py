@@ -16,6 +16,7 @@ from bot.sizing import close_size_for_percent
 from bot.venues.base import RequestTimeout
 from bot.venues.paper import PaperVenue
 from bot.venues.paper.demo import new_exchange
+from db.aio import AsyncStore
 
 APT = "APT-USDT-SWAP"
 FAST = FollowSettings(timeout_seconds=0.3, poll_seconds=0.01, poll_max_seconds=0.05,
@@ -39,7 +40,7 @@ def venue(exchange):
 
 @pytest.fixture
 def executor(store):
-    return Executor(store, client_prefix="t1", follow=FAST)
+    return Executor(AsyncStore(store), client_prefix="t1", follow=FAST)
 
 
 def new_action(store, size="25"):
@@ -146,7 +147,7 @@ async def test_restart_between_sent_and_final_reconciles_without_a_second_order(
     # ... the process stops here; the order then fills while the bot is down
     exchange.set_mark(APT, D("9"))
 
-    restarted = Executor(store, client_prefix="t1", follow=FAST)
+    restarted = Executor(AsyncStore(store), client_prefix="t1", follow=FAST)
     lines = await restarted.reconcile({"main": venue}, store.unfinished_steps(),
                                       {action: "main"}, adopt=_nobody)
     assert lines == [f"main {APT} {client_id}: filled, filled 10 of 10"]
@@ -219,7 +220,7 @@ async def test_an_order_of_unknown_fate_is_not_sent_again_while_it_could_land(
     """Issue 11, case 3: the open's answer times out and the venue has not heard of it for
     a few look-ups; it lands later. Sent once: one open, not two."""
     sent = _late_landing(venue, lands_at_lookup=7)
-    outcome = await Executor(store, client_prefix="t1", follow=LATE).order_step(
+    outcome = await Executor(AsyncStore(store), client_prefix="t1", follow=LATE).order_step(
         venue, new_action(store), 1, "open", OPEN)
 
     assert len(sent) == 1 and len(exchange.orders) == 1
@@ -230,7 +231,7 @@ async def test_an_order_still_unknown_after_the_late_window_is_left_open_not_res
         store, exchange, venue):
     sent = _late_landing(venue, lands_at_lookup=None)
     action = new_action(store)
-    outcome = await Executor(store, client_prefix="t1", follow=LATE).order_step(
+    outcome = await Executor(AsyncStore(store), client_prefix="t1", follow=LATE).order_step(
         venue, action, 1, "open", OPEN)
 
     assert len(sent) == 1 and exchange.orders == {}

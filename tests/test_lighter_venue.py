@@ -19,6 +19,7 @@ from bot.venues.base import OrderUnknown
 from bot.venues.lighter.venue import LighterVenue
 from bot.venues.lighter.wire import client_order_index
 from db import Database, Store
+from db.aio import AsyncStore
 from tests.fakes.candle_marks import NOW, T0, StepClock, play
 from tests.fakes.lighter_server import MARKETS, FakeLighterServer, lighter_exchange
 
@@ -64,7 +65,7 @@ def creates(server):
 
 async def close(venue, journal, size, *, action=1):
     [position] = await venue.positions()
-    executor = Executor(journal, client_prefix="b1a2b3c", follow=FOLLOW)
+    executor = Executor(AsyncStore(journal), client_prefix="b1a2b3c", follow=FOLLOW)
     action_id = journal.create_action("close", "lt", "BTC", "long", "command", {})
     book = await venue.order_book("BTC", CLOSE.book_levels)
     plan = plan_close(position, D(size), book, CLOSE, datetime.now(UTC))

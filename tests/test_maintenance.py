@@ -12,6 +12,7 @@ from bot.maintenance import MaintenancePlan, MaintenanceRunner
 from bot.rules.maintenance import LadderTier, plan_normal, plan_super, precheck, super_tier
 from bot.venues.paper import PaperVenue
 from bot.venues.paper.demo import new_exchange
+from db.aio import AsyncStore
 
 APT = "APT-USDT-SWAP"
 BTC = Instrument("BTC-USDT-SWAP", "BTC", D("0.01"), D("0.01"), D("0.01"), D("0.1"))
@@ -61,7 +62,8 @@ def exchange():
 
 def runner(store, exchange, account):
     venue = PaperVenue(exchange, account)
-    return MaintenanceRunner(Executor(store, client_prefix="m", follow=FAST), store, venue,
+    journal = AsyncStore(store)
+    return MaintenanceRunner(Executor(journal, client_prefix="m", follow=FAST), journal, venue,
                              D("0.5"), 1.0)
 
 

@@ -24,6 +24,7 @@ from bot.venues.base import (
 )
 from bot.venues.okx.venue import OkxVenue
 from bot.venues.retry import RetryPolicy
+from db.aio import AsyncStore
 from tests.fakes.candle_marks import T0, marked_exchange
 from tests.fakes.okx_accounts import (
     APT,
@@ -140,7 +141,7 @@ async def test_a_reduce_only_close_followed_to_filled(server, exchange, venue, s
     plan = plan_close(position, D(25), await venue.order_book(APT, settings.book_levels),
                       settings, datetime.now(UTC))
     action = store.create_action("close", "main", APT, "long", "command", {})
-    executor = Executor(store, client_prefix="t1", follow=FAST)
+    executor = Executor(AsyncStore(store), client_prefix="t1", follow=FAST)
 
     result = await execute_close(executor, venue, action, plan, settings)
 
@@ -213,7 +214,7 @@ async def test_a_timeout_after_accept_leaves_one_order_found_by_client_id(
 
     exchange.faults.timeout_after_accept(account="main")
     action = store.create_action("close", "main", APT, "long", "command", {})
-    executor = Executor(store, client_prefix="t2", follow=FAST)
+    executor = Executor(AsyncStore(store), client_prefix="t2", follow=FAST)
     outcome = await executor.order_step(venue, action, 1, "close", close_long("", "5", D("5.1")))
     assert (outcome.state, outcome.filled_size, outcome.error) == (OrderState.FILLED, D(5), None)
     assert len(exchange.orders) == 2  # one per step: the timeout did not cause a resend

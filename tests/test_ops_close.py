@@ -113,7 +113,7 @@ async def test_the_close_path_journals_the_action_before_sending_and_ends_it_don
     position = await long_apt(rig)
     seen_when_journaled = []
 
-    def journaled(action):
+    async def journaled(action):
         seen_when_journaled.append((action, store.action_with_steps(action).state.value,
                                     list(rig.orders())))
 
@@ -162,7 +162,7 @@ async def test_the_close_path_ends_failed_when_the_venue_refuses_the_order(store
     action = store.action_with_steps(closed.action)
     assert action.state.value == "failed"
     assert [(s.state.value, s.error_code) for s in action.steps] == [("failed", "51112")]
-    assert not rig.ops.closing.sent_anything(closed.action)
+    assert not await rig.ops.closing.sent_anything(closed.action)
 
 
 async def test_a_busy_position_is_refused_and_nothing_is_sent_or_journaled(store):

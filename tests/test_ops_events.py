@@ -11,6 +11,7 @@ import logging
 from bot.domain import Side
 from bot.ops.events import JobFailed, Paused, RuleSkipped
 from bot.ops.open_alerts import STALE_AFTER, OpenAlerts
+from db.aio import AsyncStore
 from tests.opskit import APT, make_rig
 
 
@@ -71,39 +72,40 @@ async def test_a_front_that_fails_to_show_an_event_stops_nothing(store, caplog):
     assert any("event_not_delivered name=paused" in r.getMessage() for r in caplog.records)
 
 
-def test_an_open_alert_is_told_once_again_for_a_new_reason_and_kept_across_restarts(store):
+async def test_an_open_alert_is_told_once_again_for_a_new_reason_and_kept_across_restarts(
+        store):
     rig = make_rig(store)
     alerts = rig.ctx.alerts
     key = f"take_profit|main|{APT}|long"
 
-    told = [alerts.report(key, "51112"), alerts.report(key, "51112"),
-            alerts.report(key, "51008")]
+    told = [await alerts.report(key, "51112"), await alerts.report(key, "51112"),
+            await alerts.report(key, "51008")]
     new_reason_at = rig.clock()
     rig.clock.advance(30)
-    after_restart = OpenAlerts(store, rig.clock)
-    told.append(after_restart.report(key, "51008"))
+    after_restart = OpenAlerts(AsyncStore(store), rig.clock)
+    told.append(await after_restart.report(key, "51008"))
 
     assert told == [True, False, True, False]
     assert after_restart.keys("take_profit|main|") == [key]
     assert after_restart.keys("hedge|") == []
-    cleared = after_restart.clear(key)
+    cleared = await after_restart.clear(key)
     assert (cleared.signature, cleared.count, cleared.first_at, cleared.last_at) == (
         "51008", 2, new_reason_at, rig.clock())
-    assert after_restart.clear(key) is None and store.open_alerts() == []
+    assert await after_restart.clear(key) is None and store.open_alerts() == []
 
 
-def test_a_problem_unseen_for_a_while_is_told_again_when_it_returns(store):
+async def test_a_problem_unseen_for_a_while_is_told_again_when_it_returns(store):
     """It went away without being seen to clear (the position was closed by hand): when
     the same reason comes back later, it is news again."""
     rig = make_rig(store)
     alerts = rig.ctx.alerts
     key = f"take_profit|main|{APT}|long"
 
-    told = [alerts.report(key, "51008")]
+    told = [await alerts.report(key, "51008")]
     rig.clock.advance(STALE_AFTER.total_seconds() - 1)
-    told.append(alerts.report(key, "51008"))  # seen every run: the same problem
+    told.append(await alerts.report(key, "51008"))  # seen every run: the same problem
     rig.clock.advance(STALE_AFTER.total_seconds() + 1)
-    told.append(alerts.report(key, "51008"))
+    told.append(await alerts.report(key, "51008"))
 
     assert told == [True, False, True]
 

@@ -131,6 +131,11 @@ async def test_a_batch_close_stopped_after_two_batches_ends_partial_not_done(sto
         position, D(100), kind="close", origin="command", plan={}, chat_id=77, message_id=5))
     with contextlib.suppress(asyncio.CancelledError):
         await closing_task
+    # the rest of the stop, as asyncio.run ends: what still runs is cancelled and ends
+    batches = asyncio.all_tasks() - {asyncio.current_task()}
+    for batch in batches:
+        batch.cancel()
+    await asyncio.wait_for(asyncio.gather(*batches, return_exceptions=True), 10)
     [action] = store.recent_actions()
     assert [s.state.value for s in store.action_with_steps(action.id).steps] == [
         "sent", "sent", "planned", "planned", "planned"]

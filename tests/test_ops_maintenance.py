@@ -144,7 +144,7 @@ async def test_run_closes_opens_and_closes_with_exact_sizes_and_counts_it(store)
     assert (report.result.done, report.left, report.count, report.running) == (
         True, D(48), 1, False)
     assert [report.result.steps[k].filled_size for k in (1, 2, 3)] == [D(60), D(600), D(552)]
-    assert rig.ops.maintenance.count(KEY) == 1
+    assert await rig.ops.maintenance.count(KEY) == 1
     assert store.get_rule_state(*KEY, "take_profit") == {}  # a fresh ladder
     action = store.action_with_steps(action_id)
     assert (action.state.value, action.result) == ("done", {"count": 1})
@@ -203,7 +203,7 @@ async def test_a_rejected_open_stops_the_action_and_a_retry_resumes_from_it(stor
     [failed] = rig.of(MaintenanceFinished)
     assert failed.name == "maintenance_failed"
     assert store.action_with_steps(action_id).state.value == "partial"
-    assert rig.ops.maintenance.count(KEY) == 0
+    assert await rig.ops.maintenance.count(KEY) == 0
 
     again = await rig.ops.maintenance.run(action_id)  # [Retry]
 
@@ -287,7 +287,7 @@ async def test_running_a_finished_maintenance_again_does_not_count_it_twice(stor
 
     assert refused.value.key == "maintenance_finished"
     assert len(rig.orders()) == 3  # nothing sent again
-    assert rig.ops.maintenance.count(KEY) == 1
+    assert await rig.ops.maintenance.count(KEY) == 1
     assert store.get_rule_state(*KEY, "take_profit") != {}
     assert [e.name for e in rig.of(MaintenanceFinished)] == ["maintenance_done"]
 

@@ -147,7 +147,7 @@ async def test_a_journaled_maintenance_is_resumed_without_repeating_a_step(store
         "maintenance_done", action_id, 1)
     assert (finished.chat_id, finished.message_id) == (77, 5)  # reports where it began
     assert store.action_with_steps(action_id).state.value == "done"
-    assert again.ops.maintenance.count(KEY) == 1
+    assert await again.ops.maintenance.count(KEY) == 1
     assert again.of(Reconciled) == []  # its steps are the maintenance's own business
 
 
@@ -163,7 +163,7 @@ async def test_a_journaled_maintenance_is_offered_not_resumed_while_paused(store
         action_id, 77, 1001, D(600))
     action = store.action_with_steps(action_id)
     assert (action.state.value, action.error) == ("partial", "not resumed: the bot is paused")
-    assert again.ops.maintenance.count(KEY) == 0
+    assert await again.ops.maintenance.count(KEY) == 0
 
     await again.ops.maintenance.retry(action_id, chat_id=77, message_id=6)  # [Retry]
 

@@ -211,7 +211,7 @@ async def test_the_language_defaults_to_the_config_and_is_kept(store):
     rig = make_rig(store)
     assert rig.ops.control.language() == "en"
 
-    rig.ops.control.set_language("zh")
+    await rig.ops.control.set_language("zh")
 
     assert rig.restart().ops.control.language() == "zh"
 

@@ -79,7 +79,7 @@ async def test_auto_mode_runs_a_super_maintenance_on_the_ladder(store):
     [action] = store.recent_actions()
     assert (action.kind, action.origin.value, action.state.value) == (
         "supermaintain", "rule", "done")
-    assert rig.ops.maintenance.count(KEY) == 1
+    assert await rig.ops.maintenance.count(KEY) == 1
     assert rig.position("sub1").size == D(21)
 
 

@@ -84,7 +84,7 @@ async def test_a_resting_batch_is_listed_and_cancelled_and_its_close_reports_it(
 async def _resting(app):
     for _ in range(250):
         resting = [o for o in app.paper.exchange.orders.values() if o.state is OrderState.LIVE]
-        if resting:
+        if resting and app.store.open_orders():  # at the venue, and journaled
             return resting
         await asyncio.sleep(0.02)
     raise AssertionError("the close placed no order")

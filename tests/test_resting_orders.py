@@ -14,6 +14,7 @@ from bot.execution import LOOKUPS_BEFORE_LOST, Executor, FollowSettings
 from bot.venues.base import OrderUnknown, VenueUnavailable
 from bot.venues.paper import PaperVenue
 from bot.venues.paper.demo import new_exchange
+from db.aio import AsyncStore
 
 APT = "APT-USDT-SWAP"
 FAST = FollowSettings(timeout_seconds=0.3, poll_seconds=0.01, poll_max_seconds=0.05,
@@ -36,7 +37,7 @@ def buy_at(price, size="10"):
 
 async def rested(store, exchange, price="4.8"):
     """A BUY resting below the market, as a grid's level: (venue, executor, its step)."""
-    venue, executor = PaperVenue(exchange, "main"), Executor(store, client_prefix="t",
+    venue, executor = PaperVenue(exchange, "main"), Executor(AsyncStore(store), client_prefix="t",
                                                              follow=FAST)
     action = store.create_action("grid", "main", APT, "long", "rule", {"grid": "apt"})
     outcome = await executor.order_step(venue, action, 1, "buy", buy_at(price), rest=True)
@@ -72,7 +73,7 @@ async def test_each_run_sees_it_and_a_fill_is_recorded_once(store, exchange):
 
 async def test_a_restart_finds_it_by_its_client_id(store, exchange):
     _, _, step, _ = await rested(store, exchange)
-    after_restart = Executor(store, client_prefix="t", follow=FAST)  # nothing in memory
+    after_restart = Executor(AsyncStore(store), client_prefix="t", follow=FAST)  # nothing in memory
 
     [open_step] = store.unfinished_steps()
     seen = await after_restart.track(PaperVenue(exchange, "main"), open_step)

@@ -74,7 +74,8 @@ async def rest_an_order(app: BotApp) -> str:
     """A reduce-only SELL resting far above the market on main's APT long, as a close's
     limit batch rests: its client id."""
     ctx = app.ops.ctx
-    action = ctx.store.create_action("close", "main", APT, "long", "command", {"size": "1"})
+    action = await ctx.store.create_action("close", "main", APT, "long", "command",
+                                           {"size": "1"})
     request = OrderRequest("", APT, OrderSide.SELL, Side.LONG, OrderType.LIMIT, D(1), D(9),
                            reduce_only=True)
     outcome = await ctx.executor.order_step(ctx.venue("main"), action, 1, "batch", request,
@@ -92,8 +93,8 @@ async def test_api_status_holds_what_the_ops_give(tmp_path):
         health = (await ops.status.snapshot()).accounts
         views = await ops.positions.overview()
         ladders = await ops.take_profit.ladders()
-        resting = ops.orders.resting()
-        events = ops.ctx.store.recent_events(30)
+        resting = await ops.orders.resting()
+        events = await ops.ctx.store.recent_events(30)
         job_names = {j.name for j in ops.status.board.statuses()}
 
     assert status == 200

@@ -56,10 +56,11 @@ class _Looked:
     held: list[Position]
 
 
-def tier_lines(ctx: Context, account: str, position: Position) -> tuple[TierLine, ...] | None:
+async def tier_lines(ctx: Context, account: str, position: Position
+                     ) -> tuple[TierLine, ...] | None:
     """The position's ladder as prices; a tier a short can never reach (at or below
     zero) is left out, and so is every tier of a position without margin (no rate)."""
-    status = tier_status(ctx, account, position)
+    status = await tier_status(ctx, account, position)
     if status is None:
         return None
     if position.margin <= 0:
@@ -97,9 +98,10 @@ class Charts:
             raise _unreachable(name, exc) from None
         if not candles:
             raise Refusal("chart_no_candles", symbol=inst.symbol, account=name)
-        held = tuple(HeldSide(p, tier_lines(self.ctx, name, p))
-                     for p in sorted(chosen.held, key=lambda p: p.side.value))
-        fills = tuple(r.fill for r in self.ctx.store.fills_on(name, inst.symbol, candles[0].time))
+        held = tuple([HeldSide(p, await tier_lines(self.ctx, name, p))
+                      for p in sorted(chosen.held, key=lambda p: p.side.value)])
+        fills = tuple(r.fill for r in await self.ctx.store.fills_on(name, inst.symbol,
+                                                                     candles[0].time))
         return ChartData(name, venue.venue, inst, bar, seconds, candles, held, fills)
 
     async def _choose(self, symbol: str, account: str | None) -> _Looked:

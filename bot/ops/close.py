@@ -83,7 +83,7 @@ class ClosedAction:
     result: CloseResult
 
 
-Journaled = Callable[[int], None]
+Journaled = Callable[[int], Awaitable[None]]
 
 
 class Closing:
@@ -151,12 +151,12 @@ class Closing:
                 close_plan = plan_close(position, size, book, settings, ctx.clock())
                 if confirmed_price is not None:
                     _still_as_confirmed(close_plan, confirmed_price, settings.slippage_pct)
-                action = ctx.store.create_action(kind, position.account, position.symbol,
-                                                 position.side.value, origin, plan,
-                                                 requested_by=requested_by, chat_id=chat_id)
+                action = await ctx.store.create_action(kind, position.account, position.symbol,
+                                                       position.side.value, origin, plan,
+                                                       requested_by=requested_by, chat_id=chat_id)
                 if journaled is not None:
-                    journaled(action)
-                ctx.store.update_action(action, state="running", message_id=message_id)
+                    await journaled(action)
+                await ctx.store.update_action(action, state="running", message_id=message_id)
                 if started is not None:
                     try:
                         await started(position)
@@ -166,28 +166,28 @@ class Closing:
                     result = await execute_close(ctx.executor, venue, action, close_plan,
                                                  settings, progress)
                 except Exception as exc:
-                    ctx.store.update_action(action, state="failed", error=str(exc)[:500])
+                    await ctx.store.update_action(action, state="failed", error=str(exc)[:500])
                     raise ActionFailed(action, exc) from exc
         except PositionBusy:
             raise Refusal("position_busy", symbol=position.symbol, side=position.side.value,
                           account=position.account) from None
         unsettled = [o for o in result.outcomes if not o.settled]
         if not unsettled:
-            ctx.store.update_action(action, state=result.state, result=result.summary())
+            await ctx.store.update_action(action, state=result.state, result=result.summary())
             return ClosedAction(action, result)
         # An order still live (its cancel did not get through) is followed to its end in
         # the background, which ends the action; one of unknown fate waits for the next
         # start's look-up. Either way the action is not over yet.
-        ctx.store.update_action(action, result=result.summary())
-        steps = {st.client_id: st.id for st in ctx.store.action_with_steps(action).steps}
+        await ctx.store.update_action(action, result=result.summary())
+        steps = {st.client_id: st.id for st in (await ctx.store.action_with_steps(action)).steps}
         for outcome in unsettled:
             if outcome.order is not None:
                 self.followups.adopt(venue, action, steps[outcome.client_id], outcome.order)
         return ClosedAction(action, result)
 
-    def sent_anything(self, action: int) -> bool:
+    async def sent_anything(self, action: int) -> bool:
         """Did any order of the action reach (or maybe reach) the venue?"""
-        record = self.ctx.store.action_with_steps(action)
+        record = await self.ctx.store.action_with_steps(action)
         return record is not None and any(st.state != "failed" for st in record.steps)
 
 

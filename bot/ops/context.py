@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from bot.ops.events import Event, EventBus
 from bot.ops.open_alerts import OpenAlerts
 from bot.ops.refusal import Refusal
 from bot.venues.base import Venue
+from db.aio import AsyncStore
 from db.repo import Store
 
 VENUE_READ_TIMEOUT = 10.0  # seconds a report waits for one venue before saying it is down
@@ -21,7 +22,8 @@ VENUE_READ_TIMEOUT = 10.0  # seconds a report waits for one venue before saying 
 class PauseSwitch:
     """The global pause: in memory for the jobs' hot path, persisted by `save`."""
 
-    def __init__(self, paused: bool, save: Callable[[bool, int | None], None]) -> None:
+    def __init__(self, paused: bool,
+                 save: Callable[[bool, int | None], Awaitable[None]]) -> None:
         self._paused = paused
         self._save = save
 
@@ -29,8 +31,10 @@ class PauseSwitch:
     def paused(self) -> bool:
         return self._paused
 
-    def set(self, paused: bool, by_user: int | None = None) -> None:
-        self._save(paused, by_user)
+    async def set(self, paused: bool, by_user: int | None = None) -> None:
+        if paused:
+            self._paused = True  # at once: no job starts while it is being saved
+        await self._save(paused, by_user)
         self._paused = paused
 
     def reload(self, paused: bool) -> None:
@@ -41,7 +45,7 @@ class PauseSwitch:
 @dataclass(slots=True)
 class Context:
     config: Config
-    store: Store
+    store: AsyncStore
     venues: Mapping[str, Venue]
     executor: Executor
     busy: BusyPositions
@@ -55,10 +59,12 @@ class Context:
               executor: Executor, clock: Callable[[], datetime],
               scrub: Callable[[str], str] | None = None) -> Context:
         """A context with its own event bus (masking secrets with `scrub`), busy set,
-        alert memory and pause switch (the pause as the database has it)."""
-        return cls(config, store, venues, executor, BusyPositions(), clock,
-                   EventBus(store, scrub=scrub),
-                   OpenAlerts(store, clock), PauseSwitch(store.is_paused(), store.set_paused))
+        alert memory and pause switch (the pause as the database has it). Built before the
+        bot serves: what it reads from `store` then is read directly."""
+        aio = AsyncStore(store)
+        return cls(config, aio, venues, executor, BusyPositions(), clock,
+                   EventBus(aio, scrub=scrub),
+                   OpenAlerts(aio, clock), PauseSwitch(store.is_paused(), aio.set_paused))
 
     def venue(self, account: str) -> Venue:
         try:

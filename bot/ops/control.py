@@ -23,7 +23,8 @@ class Control:
         self._strangers: OrderedDict[int | None, datetime] = OrderedDict()
         self._answered: deque[datetime] = deque()
         self._unanswered = 0
-        self._language: str | None = None  # what /lang chose, kept: every message asks
+        # What /lang chose, kept: every message asks. Read as the bot is built.
+        self._language = ctx.store.sync.language() or ctx.config.language
 
     @property
     def paused(self) -> bool:
@@ -33,32 +34,29 @@ class Control:
         """Stop every automatic action at once; False if already paused."""
         if self.ctx.pause.paused:
             return False
-        self.ctx.pause.set(True, by_user)
+        await self.ctx.pause.set(True, by_user)
         await self.ctx.publish(Paused(by_user=by_user))
         return True
 
     async def resume(self, by_user: int | None) -> bool:
         if not self.ctx.pause.paused:
             return False
-        self.ctx.pause.set(False, by_user)
+        await self.ctx.pause.set(False, by_user)
         await self.ctx.publish(Resumed(by_user=by_user))
         return True
 
     def language(self) -> str:
-        if self._language is None:
-            self._language = (self.ctx.store.language(self.ctx.config.language)
-                              or self.ctx.config.language)
         return self._language
 
-    def set_language(self, code: str) -> None:
-        self.ctx.store.set_language(code)
+    async def set_language(self, code: str) -> None:
+        await self.ctx.store.set_language(code)
         self._language = code
 
-    def settings_changed(self) -> None:
+    async def settings_changed(self) -> None:
         """Another process of a cluster changed a setting: the pause and the language
         read again from the database."""
-        self.ctx.pause.reload(self.ctx.store.is_paused())
-        self._language = None
+        self.ctx.pause.reload(await self.ctx.store.is_paused())
+        self._language = await self.ctx.store.language() or self.ctx.config.language
 
     def turned_away_quietly(self, user_id: int | None) -> bool:
         """A stranger not to be answered now (told within the period, or strangers are

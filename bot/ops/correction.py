@@ -71,10 +71,10 @@ class Correction:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def targets(self, position: Position) -> Targets:
+    async def targets(self, position: Position) -> Targets:
         settings = self.ctx.config.rules.correction
-        count = int(self.ctx.store.get_rule_state(*_where(position), COUNT_RULE)
-                    .get("count", 0))
+        state = await self.ctx.store.get_rule_state(*_where(position), COUNT_RULE)
+        count = int(state.get("count", 0))
         target = settings.target_for(count)
         return Targets(leverage=Decimal(settings.leverage), notional=target.notional,
                        margin=target.margin, tolerance_pct=settings.tolerance_pct,
@@ -96,13 +96,13 @@ class Correction:
             raise Refusal("venue_read_failed", error=str(exc)) from None
         outcomes = []
         for p in positions:
-            plan = plan_correction(p, self.targets(p))
+            plan = plan_correction(p, await self.targets(p))
             if not plan.needed:  # a decision observed before may be told again later
-                ctx.alerts.clear(_problem_key("correction_observe", p))
+                await ctx.alerts.clear(_problem_key("correction_observe", p))
                 await self._resolved(p)
                 continue
             if mode is RuleMode.OBSERVE:
-                if ctx.alerts.report(_problem_key("correction_observe", p), _signature(plan)):
+                if await ctx.alerts.report(_problem_key("correction_observe", p), _signature(plan)):
                     await ctx.publish(CorrectionObserved(position=p, plan=plan))
                 continue
             outcomes.append(await self._correct(p, origin="command" if now else "rule",
@@ -111,7 +111,7 @@ class Correction:
         for rule in (KIND, "correction_observe"):  # positions gone: nothing to resolve
             for key in ctx.alerts.keys(f"{rule}|{account.name}|"):
                 if tuple(key.split("|", 1)[1].rsplit("|", 2)) not in still:
-                    ctx.alerts.clear(key)
+                    await ctx.alerts.clear(key)
         return outcomes
 
     async def _correct(self, seen: Position, *, origin: str,
@@ -123,11 +123,11 @@ class Correction:
                 position = await held_position(ctx.venue(seen.account), seen.symbol, seen.side)
                 if position is None:
                     return Corrected(seen, None)
-                targets = self.targets(position)
+                targets = await self.targets(position)
                 plan = plan_correction(position, targets)
                 if not plan.needed:
                     return Corrected(position, None)
-                action = ctx.store.create_action(
+                action = await ctx.store.create_action(
                     KIND, position.account, position.symbol, position.side.value, origin,
                     {"targets": targets.to_json()},
                     requested_by=requested_by)
@@ -141,13 +141,13 @@ class Correction:
     async def _run(self, action: int, position: Position, targets: Targets
                    ) -> CorrectionReport:
         ctx = self.ctx
-        ctx.store.update_action(action, state="running")
+        await ctx.store.update_action(action, state="running")
         runner = CorrectionRunner(ctx.executor, ctx.store, ctx.venue(position.account),
                                   ctx.config.rules.close, ctx.clock)
         report = await runner.run(action, position, targets)
         state = "done" if report.error is None else "partial" if report.changed else "failed"
-        ctx.store.update_action(action, state=state, result=report.summary(),
-                                error=str(report.error)[:500] if report.error else None)
+        await ctx.store.update_action(action, state=state, result=report.summary(),
+                                      error=str(report.error)[:500] if report.error else None)
         return report
 
     async def _told(self, position: Position, action: int, report: CorrectionReport) -> None:
@@ -159,13 +159,13 @@ class Correction:
             await self._resolved(position)
             return
         error = report.error
-        tell = self.ctx.alerts.report(_problem_key(KIND, position), error.code or str(error))
+        tell = await self.ctx.alerts.report(_problem_key(KIND, position), error.code or str(error))
         await self.ctx.publish(CorrectionFailed(position=position, action=action,
                                                 report=report, error=str(error),
                                                 repeat=not tell and not report.changed))
 
     async def _resolved(self, p: Position) -> None:
-        cleared = self.ctx.alerts.clear(_problem_key(KIND, p))
+        cleared = await self.ctx.alerts.clear(_problem_key(KIND, p))
         if cleared is not None:
             await self.ctx.publish(ProblemResolved(
                 kind=KIND, problem=cleared.signature, since=cleared.first_at,
@@ -178,14 +178,14 @@ class Correction:
         it sent is looked up, a margin move of unknown fate decided by the venue's margin,
         and it goes on to the targets it was started with."""
         ctx = self.ctx
-        record = ctx.store.action_with_steps(action_id)
+        record = await ctx.store.action_with_steps(action_id)
         if record is None or record.state.is_final:
             return
         targets = Targets.from_json(record.plan["targets"])
         venue = ctx.venue(record.account)
         position = await held_position(venue, record.symbol or "", record.side or "")
         if position is None:
-            ctx.store.update_action(action_id, state="failed", error="the position is gone")
+            await ctx.store.update_action(action_id, state="failed", error="the position is gone")
             return
         try:
             with ctx.busy.hold(_where(position)):
@@ -199,7 +199,7 @@ class Correction:
         its steps of unknown fate decided by what the venue holds; the first run after
         /resume corrects what is left."""
         ctx = self.ctx
-        record = ctx.store.action_with_steps(action_id)
+        record = await ctx.store.action_with_steps(action_id)
         if record is None or record.state.is_final:
             return
         venue = ctx.venue(record.account)
@@ -207,8 +207,8 @@ class Correction:
         if position is not None:
             await CorrectionRunner(ctx.executor, ctx.store, venue, ctx.config.rules.close,
                                    ctx.clock).stand_still(action_id, position)
-        ctx.store.update_action(action_id, state="partial",
-                                error="not resumed: the bot is paused")
+        await ctx.store.update_action(action_id, state="partial",
+                                      error="not resumed: the bot is paused")
 
     # -- what /correct shows -----------------------------------------------------------
 
@@ -228,6 +228,6 @@ class Correction:
             positions = await asyncio.wait_for(venue.positions(), VENUE_READ_TIMEOUT)
         except (VenueError, TimeoutError) as exc:
             return AccountPlans(name, venue.venue, mode, [], str(exc) or type(exc).__name__)
-        plans = [plan_correction(p, self.targets(p))
+        plans = [plan_correction(p, await self.targets(p))
                  for p in sorted(positions, key=lambda p: (p.symbol, p.side.value))]
         return AccountPlans(name, venue.venue, mode, plans)

@@ -59,19 +59,20 @@ async def settle(ctx: Context, action_id: int, *, push: bool = True) -> None:
     """End an action whose orders are all settled, by what filled of what it meant to
     send (as a close that ran to its end says it: done, partial or failed), and tell it
     (`push`: in the alert chats too, not only in the action's own message)."""
-    action = ctx.store.action_with_steps(action_id)
+    action = await ctx.store.action_with_steps(action_id)
     if action is None or action.state.is_final:
         return
     if {st.state for st in action.steps} & {"planned", "intended", "sent"}:
         return  # an order still open or unknown: it ends when that one does
-    orders = ctx.store.orders_for_action(action.id)
+    orders = await ctx.store.orders_for_action(action.id)
     placed = {o.step_id for o in orders}
     meant = sum((o.order.size for o in orders), Decimal(0)) + sum(
         (Decimal(st.params.get("size") or 0) for st in action.steps if st.id not in placed),
         Decimal(0))
     filled = sum((o.order.filled_size for o in orders), Decimal(0))
     state = "done" if meant and filled >= meant else "partial" if filled else "failed"
-    ctx.store.update_action(action_id, state=state)
+    if not await ctx.store.end_action(action_id, state):
+        return  # ended meanwhile, by another of its orders settling: told there
     await ctx.publish(ActionSettled(
         kind=action.kind, where=(action.account, action.symbol or "", action.side or ""),
         action=action_id, state=state, filled=filled, meant=meant, chat_id=action.chat_id,

@@ -94,21 +94,21 @@ class Grids:
             held: Decimal | None = await self._long_held(venue, symbol)
         except (VenueError, Refusal):
             symbol, held = config.symbol, None
-        state = ctx.store.get_rule_state(config.account, symbol, config.leg,
-                                         f"{KIND}:{config.name}")
-        record = ctx.store.action_with_steps(int(state["action"])) if state else None
+        state = await ctx.store.get_rule_state(config.account, symbol, config.leg,
+                                               f"{KIND}:{config.name}")
+        record = await ctx.store.action_with_steps(int(state["action"])) if state else None
         if record is None:
             return GridReport(config, symbol, mode, [], Decimal(0), held, Decimal(0),
                               Decimal(0))
-        orders = {o.step_id: o.order for o in ctx.store.orders_for_action(record.id)}
+        orders = {o.step_id: o.order for o in await ctx.store.orders_for_action(record.id)}
         resting = []
         for step in record.steps:
             order = orders.get(step.id)
             if step.state.value in OPEN_STATES and order is not None:
                 direction, level = _level_of(step.kind)
                 resting.append((direction, level, order.price or Decimal(0), order.size))
-        fills = [f.fill for f in ctx.store.fills_for_orders(
-            config.account, (o.client_id for o in orders.values()))]
+        fills = [f.fill for f in await ctx.store.fills_for_orders(
+            config.account, [o.client_id for o in orders.values()])]
         return GridReport(config, symbol, mode, resting, self._ledger(record, orders.values()),
                           held, sum((f.realized_pnl for f in fills), Decimal(0)),
                           sum((f.fee for f in fills), Decimal(0)))
@@ -138,7 +138,7 @@ class Grids:
         seq = max((s.seq for s in steps), default=0)
         for decision in decisions:
             observed = mode is RuleMode.OBSERVE
-            if observed and not ctx.alerts.report(  # the same decision, run after run
+            if observed and not await ctx.alerts.report(  # the same decision, run after run
                     f"grid_observe|{name}|{decision.direction.value}|{decision.level}",
                     type(decision).__name__):
                 continue
@@ -165,15 +165,15 @@ class Grids:
         if grid.leg is not Side.LONG:
             return
         ctx = self.ctx
-        record = ctx.store.action_with_steps(action)
-        ledger = self._ledger(record, [o.order for o in ctx.store.orders_for_action(action)])
+        record = await ctx.store.action_with_steps(action)
+        ledger = self._ledger(record, [o.order for o in await ctx.store.orders_for_action(action)])
         key = f"ledger_drift|{grid.name}"
         if ledger != long_held:
-            if ctx.alerts.report(key, "drift"):
+            if await ctx.alerts.report(key, "drift"):
                 await ctx.publish(LedgerDrift(grid=grid.name, account_name=record.account,
                                               symbol_name=grid.symbol, ledger=ledger,
                                               venue=long_held))
-        elif ctx.alerts.clear(key) is not None:
+        elif await ctx.alerts.clear(key) is not None:
             await ctx.publish(LedgerHealed(grid=grid.name, account_name=record.account,
                                            symbol_name=grid.symbol, held=long_held))
 
@@ -182,14 +182,14 @@ class Grids:
         """The grid's action (made on its first run, with what was held long then) and
         its steps."""
         store, key = self.ctx.store, (config.account, symbol, config.leg)
-        state = store.get_rule_state(*key, f"{KIND}:{config.name}")
-        record = store.action_with_steps(int(state["action"])) if state else None
+        state = await store.get_rule_state(*key, f"{KIND}:{config.name}")
+        record = await store.action_with_steps(int(state["action"])) if state else None
         if record is None:
             baseline = await self._long_held(venue, symbol)
-            action = store.create_action(KIND, config.account, symbol, config.leg, "rule",
-                                         {"grid": config.name, "baseline": str(baseline)})
-            store.update_action(action, state="running")
-            store.put_rule_state(*key, f"{KIND}:{config.name}", {"action": action})
+            action = await store.create_action(KIND, config.account, symbol, config.leg, "rule",
+                                               {"grid": config.name, "baseline": str(baseline)})
+            await store.update_action(action, state="running")
+            await store.put_rule_state(*key, f"{KIND}:{config.name}", {"action": action})
             return action, []
         return record.id, list(record.steps)
 

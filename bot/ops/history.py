@@ -71,8 +71,8 @@ class History:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def recent(self, count: int = 10, account: str | None = None,
-               symbol: str | None = None) -> list[PastAction]:
+    async def recent(self, count: int = 10, account: str | None = None,
+                     symbol: str | None = None) -> list[PastAction]:
         """The newest `count` actions (of every kind), newest first."""
         if not 1 <= count <= MAX_ACTIONS:
             raise Refusal("history_count", count=count, most=MAX_ACTIONS)
@@ -81,16 +81,17 @@ class History:
             account = self._account(account)
         symbols = None
         if symbol is not None:
-            symbols = [s for s in store.action_symbols() if is_coin(s, symbol)]
+            symbols = [s for s in await store.action_symbols() if is_coin(s, symbol)]
             if not symbols:
                 raise Refusal("history_no_symbol", symbol=symbol.upper()[:30])
-        return [self._past(a) for a in store.recent_actions(count, account, symbols)]
+        return [await self._past(a)
+                for a in await store.recent_actions(count, account, symbols)]
 
-    def _past(self, action: ActionRecord) -> PastAction:
+    async def _past(self, action: ActionRecord) -> PastAction:
         store = self.ctx.store
-        orders = [r.order for r in store.orders_for_action(action.id)]
-        fills = [f.fill for f in store.fills_for_orders(action.account,
-                                                        (o.client_id for o in orders))]
+        orders = [r.order for r in await store.orders_for_action(action.id)]
+        fills = [f.fill for f in await store.fills_for_orders(
+            action.account, [o.client_id for o in orders])]
         filled = sum((o.filled_size for o in orders), ZERO)
         priced = sum((o.filled_size * o.average_price for o in orders
                       if o.average_price is not None and o.filled_size), ZERO)
@@ -104,7 +105,7 @@ class History:
             raise Refusal("unknown_account", name=name[:40], names=", ".join(
                 a.name for a in self.ctx.config.accounts)) from None
 
-    def pnl(self, period: str = "today") -> PnlReport:
+    async def pnl(self, period: str = "today") -> PnlReport:
         """Realised PnL and fees of the fills in `period` (today — since 00:00 UTC —, 7d,
         30d or all), by UTC day, by account and by instrument."""
         period = period.lower()
@@ -115,7 +116,7 @@ class History:
         days_back = PERIODS[period]
         since = (midnight if period == "today" else
                  None if days_back is None else midnight - timedelta(days=days_back - 1))
-        records = self.ctx.store.fills_since(since)
+        records = await self.ctx.store.fills_since(since)
         by_day: dict[date, Totals] = defaultdict(Totals)
         by_account: dict[str, Totals] = defaultdict(Totals)
         by_symbol: dict[str, Totals] = defaultdict(Totals)

@@ -116,8 +116,9 @@ class Maintenance:
         # The position as `start` read it, for the run that follows at once: not read again.
         self._held: dict[int, Position] = {}
 
-    def count(self, key: tuple[str, str, str]) -> int:
-        return int(self.ctx.store.get_rule_state(*key, COUNT_RULE).get("count", 0))
+    async def count(self, key: tuple[str, str, str]) -> int:
+        state = await self.ctx.store.get_rule_state(*key, COUNT_RULE)
+        return int(state.get("count", 0))
 
     async def plan(self, kind: Kind, position: Position, amount: Decimal | None = None,
                    target: Decimal | None = None) -> PlannedMaintenance:
@@ -134,7 +135,7 @@ class Maintenance:
                     target: Decimal | None) -> PlannedMaintenance:
         settings = self.ctx.config.rules.maintenance
         venue = self.ctx.venue(position.account)
-        count = self.count((position.account, position.symbol, position.side.value))
+        count = await self.count((position.account, position.symbol, position.side.value))
         price = await venue.mark_price(position.symbol)
         past_ladder = False
         if kind is Kind.NORMAL:
@@ -175,11 +176,11 @@ class Maintenance:
                           account=plan.account)
         if held.size != plan.old_size:
             raise Refusal("changed_size", size=Contracts(held.size, held.instrument))
-        action = self.ctx.store.create_action(plan.kind.value, plan.account, plan.symbol,
-                                              plan.side.value, origin, plan.to_json(),
-                                              requested_by=requested_by, chat_id=chat_id)
+        action = await self.ctx.store.create_action(plan.kind.value, plan.account, plan.symbol,
+                                                    plan.side.value, origin, plan.to_json(),
+                                                    requested_by=requested_by, chat_id=chat_id)
         if message_id is not None:
-            self.ctx.store.update_action(action, message_id=message_id)
+            await self.ctx.store.update_action(action, message_id=message_id)
         self._held[action] = held
         return action
 
@@ -187,7 +188,7 @@ class Maintenance:
                     ) -> MaintenanceReport | None:
         """[Retry]: resume the action from its journal, reporting in the message the
         button was pressed in."""
-        self.ctx.store.update_action(action_id, chat_id=chat_id, message_id=message_id)
+        await self.ctx.store.update_action(action_id, chat_id=chat_id, message_id=message_id)
         return await self.run(action_id)
 
     async def run(self, action_id: int) -> MaintenanceReport | None:
@@ -196,7 +197,7 @@ class Maintenance:
         refused when it finished already."""
         ctx = self.ctx
         held = self._held.pop(action_id, None)
-        record = ctx.store.action_with_steps(action_id)
+        record = await ctx.store.action_with_steps(action_id)
         if record is None:
             return None
         if record.state.value == "done":  # a second [Retry]: counting it again is wrong
@@ -209,7 +210,7 @@ class Maintenance:
                 report = await self._run(action_id, plan, shown, held)
         except PositionBusy:
             if record.state.value == "planned":  # never started: it will not be
-                ctx.store.update_action(action_id, state="failed", error="position busy")
+                await ctx.store.update_action(action_id, state="failed", error="position busy")
             # else it is running already (a second [Retry]): that run reports its end
             await ctx.publish(MaintenanceBusy(**shown))
             return None
@@ -222,7 +223,7 @@ class Maintenance:
         close = ctx.config.rules.close
         runner = MaintenanceRunner(ctx.executor, ctx.store, ctx.venue(plan.account),
                                    close.slippage_pct, float(close.follow_timeout_seconds))
-        ctx.store.update_action(action_id, state="running")
+        await ctx.store.update_action(action_id, state="running")
 
         chain = ProgressChain()
 
@@ -242,14 +243,14 @@ class Maintenance:
             raise
         chain.close()
         if result.done:
-            count = self.count(plan.key) + 1
-            ctx.store.put_rule_state(*plan.key, COUNT_RULE, {"count": count})
-            forget_ladders(ctx, plan.key)  # the new position's fresh ladder
-            ctx.store.update_action(action_id, state="done", result={"count": count})
+            count = await self.count(plan.key) + 1
+            await ctx.store.put_rule_state(*plan.key, COUNT_RULE, {"count": count})
+            await forget_ladders(ctx, plan.key)  # the new position's fresh ladder
+            await ctx.store.update_action(action_id, state="done", result={"count": count})
         else:
             closed = result.steps[CLOSE_OLD].filled_size
-            ctx.store.update_action(action_id, state="partial" if closed else "failed",
-                                    error=result.error)
+            await ctx.store.update_action(action_id, state="partial" if closed else "failed",
+                                          error=result.error)
         try:
             return await self.report(plan, result, running=False)
         finally:
@@ -260,5 +261,5 @@ class Maintenance:
         venue = self.ctx.venue(plan.account)
         held = await held_position(venue, plan.symbol, plan.side)
         return MaintenanceReport(plan, result, await venue.instrument(plan.symbol),
-                                 held.size if held else Decimal(0), self.count(plan.key),
+                                 held.size if held else Decimal(0), await self.count(plan.key),
                                  running, held)

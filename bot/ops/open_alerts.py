@@ -13,19 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from db.aio import AsyncStore
 from db.records import OpenAlert
-from db.repo import Store
 
 STALE_AFTER = timedelta(hours=1)
 
 
 class OpenAlerts:
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: AsyncStore, clock: Callable[[], datetime]) -> None:
         self._store = store
         self._clock = clock
-        self._open = {a.key: a for a in store.open_alerts()}  # a mirror: runs read it often
+        # A mirror, read as the bot is built: runs read it often.
+        self._open = {a.key: a for a in store.sync.open_alerts()}
 
-    def report(self, key: str, signature: str) -> bool:
+    async def report(self, key: str, signature: str) -> bool:
         """It holds this run. True when the user should be told: it is new, its reason
         (`signature`) changed, or it had gone unseen for `STALE_AFTER`."""
         now = self._clock()
@@ -36,15 +37,15 @@ class OpenAlerts:
             tell = False
         else:
             alert, tell = OpenAlert(key, signature, now, now, 1), True
-        self._store.put_open_alert(alert)
-        self._open[key] = alert
+        self._open[key] = alert  # before the write: a report meanwhile sees it
+        await self._store.put_open_alert(alert)
         return tell
 
-    def clear(self, key: str) -> OpenAlert | None:
+    async def clear(self, key: str) -> OpenAlert | None:
         """It holds no more; returns what was open (to say it is resolved), if anything."""
         alert = self._open.pop(key, None)
         if alert is not None:
-            self._store.delete_open_alert(key)
+            await self._store.delete_open_alert(key)
         return alert
 
     def is_open(self, key: str) -> bool:

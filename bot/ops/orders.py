@@ -32,7 +32,7 @@ class Orders:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def resting(self, account: str | None = None) -> list[RestingOrder]:
+    async def resting(self, account: str | None = None) -> list[RestingOrder]:
         """Oldest first. Refused for an account that is not configured."""
         if account is not None:
             try:
@@ -43,11 +43,11 @@ class Orders:
         store = self.ctx.store
         kinds: dict[int, ActionRecord | None] = {}
         found = []
-        for record in store.open_orders(account):
+        for record in await store.open_orders(account):
             action = None
             if record.action_id is not None:
                 if record.action_id not in kinds:
-                    kinds[record.action_id] = store.action_with_steps(record.action_id)
+                    kinds[record.action_id] = await store.action_with_steps(record.action_id)
                 action = kinds[record.action_id]
             grid = level = None
             if action is not None and action.kind == "grid":
@@ -61,7 +61,7 @@ class Orders:
 
     async def cancel(self, account: str, client_id: str, by_user: int | None = None) -> Order:
         """Cancel one of the bot's resting orders at the venue; the order as it ended."""
-        record = self.ctx.store.get_order(account, client_id)
+        record = await self.ctx.store.get_order(account, client_id)
         if record is None or record.order.state.is_final:
             raise Refusal("order_not_resting", client_id=client_id[:40])
         venue = self.ctx.venue(account)
@@ -70,7 +70,7 @@ class Orders:
         except VenueError as exc:
             raise Refusal("cancel_failed", client_id=client_id[:40],
                           error=str(exc)[:200]) from None
-        self.ctx.store.upsert_order(account, order, record.action_id, record.step_id)
+        await self.ctx.store.upsert_order(account, order, record.action_id, record.step_id)
         await self.ctx.publish(OrderCancelled(order=order, account_name=account,
                                               action=record.action_id, by_user=by_user))
         return order

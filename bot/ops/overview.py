@@ -64,5 +64,5 @@ class Overview:
         return OverviewSnapshot(
             time=ctx.clock(), demo=ctx.config.is_demo, paused=status.paused,
             min_margin=ctx.config.rules.take_profit.min_margin, accounts=accounts,
-            jobs=status.jobs, resting_orders=self.orders.resting(),
-            events=ctx.store.recent_events(events))
+            jobs=status.jobs, resting_orders=await self.orders.resting(),
+            events=await ctx.store.recent_events(events))

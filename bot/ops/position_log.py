@@ -19,8 +19,8 @@ class PositionLog:
     async def run(self, account: str) -> None:
         store = self.ctx.store
         held = {(p.symbol, p.side.value): p for p in await self.ctx.venue(account).positions()}
-        seen = {(r.symbol, r.side): r.state for r in store.rule_states(account=account,
-                                                                        rule=RULE)}
+        seen = {(r.symbol, r.side): r.state
+                for r in await store.rule_states(account=account, rule=RULE)}
         changes: list[PositionChanged] = []
         states: dict[tuple[str, str], dict[str, str] | None] = {}
         for (symbol, side), pos in held.items():
@@ -45,4 +45,4 @@ class PositionLog:
         # forgets one.
         if changes:
             await self.ctx.publish_all(changes)
-            store.put_rule_states(account, RULE, states)
+            await store.put_rule_states(account, RULE, states)

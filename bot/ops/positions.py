@@ -85,7 +85,7 @@ class Positions:
             names = [wanted]
         read = await asyncio.gather(*(self._read(n) for n in names))
         held = {name: got for name, got in read if isinstance(got, list)}
-        statuses = every_tier_status(self.ctx, held)
+        statuses = await every_tier_status(self.ctx, held)
         return [AccountPositions(name, self.ctx.venue(name).venue, [
                     PositionView(p, status)
                     for p, status in zip(got, statuses[name], strict=True)])

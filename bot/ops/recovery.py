@@ -44,12 +44,14 @@ class Recovery:
 
     def take_stock(self, accounts: Collection[str] | None = None) -> Stock:
         """What is unfinished now (of `accounts`: those a cluster member just took over),
-        before any new command could journal a step."""
-        steps = self.ctx.store.unfinished_steps()
-        actions = self.ctx.store.unfinished_actions()
+        before any new command could journal a step: read on the event loop on purpose,
+        nothing else runs in between (a few short reads, once per start or takeover)."""
+        store = self.ctx.store.sync
+        steps = store.unfinished_steps()
+        actions = store.unfinished_actions()
         if accounts is not None:
             actions = [a for a in actions if a.account in accounts]
-            owner = {a_id: self.ctx.store.action_with_steps(a_id)
+            owner = {a_id: store.action_with_steps(a_id)
                      for a_id in {st.action_id for st in steps}}
             steps = [st for st in steps if (a := owner[st.action_id]) is not None
                      and a.account in accounts]
@@ -61,8 +63,8 @@ class Recovery:
         corrections = [a for a in stock.actions if a.kind == CORRECTION]
         if ctx.pause.paused:  # a resume is an automatic action: offer it instead
             for action in maintenance:
-                ctx.store.update_action(action.id, state="partial",
-                                        error="not resumed: the bot is paused")
+                await ctx.store.update_action(action.id, state="partial",
+                                              error="not resumed: the bot is paused")
                 await ctx.publish(MaintenanceNotResumed(
                     plan=MaintenancePlan.from_json(action.plan), action=action.id,
                     chat_id=action.chat_id, requested_by=action.requested_by))
@@ -77,8 +79,8 @@ class Recovery:
         for action in others:  # orders it planned but never began to send
             for step in action.steps:
                 if step.state == "planned":
-                    ctx.store.update_step(step.id, state="skipped",
-                                          error_message="never sent: the bot stopped first")
+                    await ctx.store.update_step(step.id, state="skipped",
+                                                error_message="never sent: the bot stopped first")
         # (a correction's leverage and margin steps, decided above, have no order)
         steps = [st for st in stock.steps if st.action_id not in resumed
                  and not (st.client_id is None and st.action_id in {a.id for a in corrections})]
@@ -88,7 +90,7 @@ class Recovery:
             return
         # Every step's own action says its account, whatever state the action is in: a
         # maintenance stopped on an error may still have an order of unknown fate.
-        owners = {st.action_id: ctx.store.action_with_steps(st.action_id) for st in steps}
+        owners = {st.action_id: await ctx.store.action_with_steps(st.action_id) for st in steps}
         accounts = {a_id: a.account for a_id, a in owners.items() if a is not None}
         lines = await ctx.executor.reconcile(ctx.venues, steps, accounts,
                                              self.followups.adopt)
@@ -98,7 +100,7 @@ class Recovery:
             await settle(ctx, action_id, push=False)
 
     async def _resume(self, action_id: int) -> object:
-        record = self.ctx.store.action_with_steps(action_id)
+        record = await self.ctx.store.action_with_steps(action_id)
         if record is not None and record.kind == CORRECTION:
             return await self.correction.resume(action_id)
         return await self.maintenance.run(action_id)

@@ -124,7 +124,7 @@ class Status:
 
     async def snapshot(self) -> StatusSnapshot:
         healths = await asyncio.gather(*(self._health(n) for n in self.ctx.venues))
-        members = self.ctx.store.cluster_members() if self.member is not None else []
+        members = await self.ctx.store.cluster_members() if self.member is not None else []
         return StatusSnapshot(self.ctx.pause.paused, list(healths), self.board.statuses(),
                               members, self.member)
 
@@ -143,7 +143,7 @@ class Status:
         has one, so a message that varies is still the same problem), not once per run."""
         self._clean_runs.pop(job, None)
         problem = f"{type(exc).__name__}: {exc}"[:500]
-        tell = self.ctx.alerts.report(_job_key(job), same_problem(exc))
+        tell = await self.ctx.alerts.report(_job_key(job), same_problem(exc))
         await self.ctx.publish(JobFailed(job=job, problem=problem, repeat=not tell))
 
     async def job_ran(self, job: str) -> None:
@@ -156,7 +156,7 @@ class Status:
         if self._clean_runs[job] < CLEAN_RUNS_TO_RESOLVE:
             return
         del self._clean_runs[job]
-        cleared = self.ctx.alerts.clear(key)
+        cleared = await self.ctx.alerts.clear(key)
         if cleared is not None:
             await self.ctx.publish(ProblemResolved(
                 kind="system", job=job, problem=cleared.signature,
@@ -173,7 +173,7 @@ class Status:
         self._behind[loop] = self._behind.get(loop, 0) + 1
         if self.ctx.alerts.is_open(_late_key(loop)):
             return  # told already; counted here, not written for every account's run
-        if self.ctx.alerts.report(_late_key(loop), "behind"):
+        if await self.ctx.alerts.report(_late_key(loop), "behind"):
             status = self.board.status(job)
             await self.ctx.publish(JobBehind(
                 job=job, why=why, skipped=status.skipped if status else 0,
@@ -189,7 +189,7 @@ class Status:
         if self._on_time[loop] < CLEAN_RUNS_TO_RESOLVE * self._loop_size(loop):
             return
         del self._on_time[loop]
-        cleared = self.ctx.alerts.clear(key)
+        cleared = await self.ctx.alerts.clear(key)
         behind = self._behind.pop(loop, 0)
         if cleared is not None:
             await self.ctx.publish(ProblemResolved(

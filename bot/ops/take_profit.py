@@ -64,10 +64,10 @@ def ladder_key(mode: RuleMode) -> str:
     return "take_profit_observe" if mode is RuleMode.OBSERVE else "take_profit"
 
 
-def forget_ladders(ctx: Context, key: tuple[str, str, str]) -> None:
+async def forget_ladders(ctx: Context, key: tuple[str, str, str]) -> None:
     """A new position on this key (maintained, reset) starts from tier 1."""
     for mode in (RuleMode.ON, RuleMode.OBSERVE):
-        ctx.store.delete_rule_state(*key, ladder_key(mode))
+        await ctx.store.delete_rule_state(*key, ladder_key(mode))
 
 
 def ladder_for(ctx: Context, account: str, side: Side) -> list[Tier]:
@@ -75,23 +75,23 @@ def ladder_for(ctx: Context, account: str, side: Side) -> list[Tier]:
             for t in ctx.config.take_profit_ladder(account, side.value)]
 
 
-def tier_status(ctx: Context, account: str, position: Position) -> TierStatus | None:
+async def tier_status(ctx: Context, account: str, position: Position) -> TierStatus | None:
     """Where a position stands on its ladder; None when take-profit is off there."""
-    return tier_statuses(ctx, account, [position])[0]
+    return (await tier_statuses(ctx, account, [position]))[0]
 
 
-def tier_statuses(ctx: Context, account: str, positions: Sequence[Position]
-                  ) -> list[TierStatus | None]:
+async def tier_statuses(ctx: Context, account: str, positions: Sequence[Position]
+                        ) -> list[TierStatus | None]:
     """Where each of an account's positions stands on its ladder (None for each when
     take-profit is off there): the account's ladders read in one query, not one each."""
     mode = ctx.config.account(account).rule_mode("take_profit")
     if mode is RuleMode.OFF:
         return [None] * len(positions)
-    return list(ladder_statuses(ctx, account, positions, mode))
+    return list(await ladder_statuses(ctx, account, positions, mode))
 
 
-def every_tier_status(ctx: Context, held: Mapping[str, Sequence[Position]]
-                      ) -> dict[str, list[TierStatus | None]]:
+async def every_tier_status(ctx: Context, held: Mapping[str, Sequence[Position]]
+                            ) -> dict[str, list[TierStatus | None]]:
     """`tier_statuses` of many accounts at once, the ladders read in one query per kind
     of ladder: a /positions over 200 accounts makes two queries, not 200 in a burst."""
     fired: dict[str, dict[tuple[str, str, str], dict]] = {}
@@ -104,7 +104,7 @@ def every_tier_status(ctx: Context, held: Mapping[str, Sequence[Position]]
         key = ladder_key(mode)
         if key not in fired:
             fired[key] = {(r.account, r.symbol, r.side): r.state
-                          for r in ctx.store.rule_states(rule=key)}
+                          for r in await ctx.store.rule_states(rule=key)}
         statuses[account] = [
             ladder_status(p, fired_count(fired[key].get((account, p.symbol, p.side.value)), p),
                           ladder_for(ctx, account, p.side),
@@ -112,11 +112,11 @@ def every_tier_status(ctx: Context, held: Mapping[str, Sequence[Position]]
     return statuses
 
 
-def ladder_statuses(ctx: Context, account: str, positions: Sequence[Position],
-                    mode: RuleMode) -> list[TierStatus]:
+async def ladder_statuses(ctx: Context, account: str, positions: Sequence[Position],
+                          mode: RuleMode) -> list[TierStatus]:
     """The positions on the ladders `mode` keeps, read in one query."""
     fired = {(r.symbol, r.side): r.state
-             for r in ctx.store.rule_states(account, ladder_key(mode))}
+             for r in await ctx.store.rule_states(account, ladder_key(mode))}
     return [ladder_status(p, fired_count(fired.get((p.symbol, p.side.value)), p),
                           ladder_for(ctx, account, p.side),
                           ctx.config.rules.take_profit.min_margin) for p in positions]
@@ -159,12 +159,13 @@ class TakeProfit:
         filled nothing gives the tier back, as one that settled at once does."""
         if not isinstance(event, ActionSettled) or event.kind != "take_profit" or event.filled:
             return
-        key = event.where
+        def given_back(state: dict) -> dict | None:
+            if state.get("action") != event.action:
+                return None  # a later tier fired meanwhile: that one stands
+            return {"fired": int(state["fired"]) - 1, "entry": state["entry"]}
+
         for rule in (ladder_key(RuleMode.ON), ladder_key(RuleMode.OBSERVE)):
-            state = self.ctx.store.get_rule_state(*key, rule)
-            if state.get("action") == event.action:
-                self.ctx.store.put_rule_state(*key, rule, {"fired": int(state["fired"]) - 1,
-                                                           "entry": state["entry"]})
+            await self.ctx.store.change_rule_state(*event.where, rule, given_back)
 
     # -- the rule loop ---------------------------------------------------------------
 
@@ -185,16 +186,16 @@ class TakeProfit:
             for close in closes:
                 await self._close_loser(close, hedge_mode)
             if hedge_mode is RuleMode.OBSERVE:  # a decision that went away may be told again
-                self._forget_alerts("hedge_observe", account.name,
-                                    {_where(c.loser) for c in closes})
-        self._forget_alerts("take_profit", account.name, {_where(p) for p in positions})
-        self._forget_alerts("hedge", account.name, {_where(p) for p in positions})
+                await self._forget_alerts("hedge_observe", account.name,
+                                          {_where(c.loser) for c in closes})
+        await self._forget_alerts("take_profit", account.name, {_where(p) for p in positions})
+        await self._forget_alerts("hedge", account.name, {_where(p) for p in positions})
 
     async def _fired_tiers(self, account: str, positions: list[Position],
                            rule: str) -> dict[PositionKey, int]:
         store = self.ctx.store
-        saved = {(r.symbol, r.side): r.state for r in store.rule_states(account=account,
-                                                                        rule=rule)}
+        saved = {(r.symbol, r.side): r.state
+                 for r in await store.rule_states(account=account, rule=rule)}
         fired = {}
         for p in positions:
             state = saved.pop((p.symbol, p.side.value), None)
@@ -203,10 +204,10 @@ class TakeProfit:
             if state.get("entry") == str(p.entry_price):
                 fired[p.key] = fired_count(state, p)
             else:
-                store.delete_rule_state(account, p.symbol, p.side.value, rule)
+                await store.delete_rule_state(account, p.symbol, p.side.value, rule)
                 await self.ctx.publish(LadderRestarted(position=p))
         for symbol, side in saved:  # positions that are gone
-            store.delete_rule_state(account, symbol, side, rule)
+            await store.delete_rule_state(account, symbol, side, rule)
         return fired
 
     async def _fire_tier(self, close: TierClose, mode: RuleMode) -> None:
@@ -215,7 +216,7 @@ class TakeProfit:
         state = {"fired": close.tier, "entry": str(p.entry_price)}
         given_back = {"fired": close.tier - 1, "entry": str(p.entry_price)}
         if mode is RuleMode.OBSERVE:
-            ctx.store.put_rule_state(*_where(p), rule, state)
+            await ctx.store.put_rule_state(*_where(p), rule, state)
             await ctx.publish(TierObserved(position=p, decision=close))
             return
         if not await self._unchanged(p, "tp"):
@@ -231,8 +232,8 @@ class TakeProfit:
             return
         except Exception as exc:  # the run goes on with the other positions
             action = exc.action if isinstance(exc, ActionFailed) else None
-            if action is None or not self.closing.sent_anything(action):
-                ctx.store.put_rule_state(*_where(p), rule, given_back)  # nothing sent
+            if action is None or not await self.closing.sent_anything(action):
+                await ctx.store.put_rule_state(*_where(p), rule, given_back)  # nothing sent
             log.exception("tp_error account=%s symbol=%s", p.account, p.symbol)
             await self._failed(TierFailed, p, close, action, *_described(exc))
             return
@@ -240,7 +241,7 @@ class TakeProfit:
         if result.filled_size == 0 and result.settled:
             # Certainly nothing was closed: the tier may fire again on a later run. An order
             # of unknown fate keeps the tier fired: a missed tier costs less than a double.
-            ctx.store.put_rule_state(*_where(p), rule, given_back)
+            await ctx.store.put_rule_state(*_where(p), rule, given_back)
         if result.filled_size == 0:
             error = "; ".join(result.errors)
             await self._failed(TierFailed, p, close, closed.action, error, result.problem)
@@ -252,7 +253,7 @@ class TakeProfit:
     async def _close_loser(self, close: HedgeClose, mode: RuleMode) -> None:
         ctx, loser = self.ctx, close.loser
         if mode is RuleMode.OBSERVE:
-            if ctx.alerts.report(_problem_key("hedge_observe", loser), str(close.size)):
+            if await ctx.alerts.report(_problem_key("hedge_observe", loser), str(close.size)):
                 await ctx.publish(HedgeObserved(position=loser, decision=close))
             return
         if not await self._unchanged(loser, "hedge") or \
@@ -297,22 +298,23 @@ class TakeProfit:
                       signature: str) -> None:
         """Recorded every time; alerted once per problem (a new reason alerts again)."""
         rule = "take_profit" if event is TierFailed else "hedge"
-        tell = self.ctx.alerts.report(_problem_key(rule, p), signature)
+        tell = await self.ctx.alerts.report(_problem_key(rule, p), signature)
         await self.ctx.publish(event(position=p, action=action, decision=decision,  # type: ignore[arg-type]
                                      error=error, repeat=not tell))
 
     async def _resolved(self, rule: str, p: Position) -> None:
-        cleared = self.ctx.alerts.clear(_problem_key(rule, p))
+        cleared = await self.ctx.alerts.clear(_problem_key(rule, p))
         if cleared is not None:
             await self.ctx.publish(ProblemResolved(
                 kind=rule, problem=cleared.signature, since=cleared.first_at, count=cleared.count,
                 where=_where(p)))
 
-    def _forget_alerts(self, rule: str, account: str, still: set[tuple[str, str, str]]) -> None:
+    async def _forget_alerts(self, rule: str, account: str, still: set[tuple[str, str, str]]
+                             ) -> None:
         """Open alerts of positions (or decisions) that are gone: nothing to resolve."""
         for key in self.ctx.alerts.keys(f"{rule}|{account}|"):
             if tuple(key.split("|", 1)[1].rsplit("|", 2)) not in still:
-                self.ctx.alerts.clear(key)
+                await self.ctx.alerts.clear(key)
 
     # -- what /tp shows and does ------------------------------------------------------
 
@@ -339,10 +341,10 @@ class TakeProfit:
             return None
         ordered = sorted(positions, key=lambda p: (p.symbol, p.side.value))
         return AccountLadders(account.name, venue.venue, mode,
-                              ladder_statuses(self.ctx, account.name, ordered, mode))
+                              await ladder_statuses(self.ctx, account.name, ordered, mode))
 
     async def reset(self, key: tuple[str, str, str], by_user: int) -> None:
         """Clear a position's ladder: its tiers fire again from tier 1."""
-        forget_ladders(self.ctx, key)
+        await forget_ladders(self.ctx, key)
         await self.ctx.publish(LadderReset(key=key, by_user=by_user))
 

@@ -30,7 +30,7 @@ class Watcher:
         mode = ctx.config.account(account_name).rules.watcher
         positions = list(await ctx.venue(account_name).positions())
         last = {}
-        for record in ctx.store.rule_states(account=account_name, rule=RULE):
+        for record in await ctx.store.rule_states(account=account_name, rule=RULE):
             for p in positions:
                 if (p.symbol, p.side.value) == (record.symbol, record.side):
                     last[p.key] = datetime.fromisoformat(record.state["alerted_at"])
@@ -38,8 +38,8 @@ class Watcher:
         idle = [p for p in positions if (account_name, p.symbol, p.side.value) not in ctx.busy]
         for position in due_alerts(idle, settings.loss_pct, last, now,
                                    timedelta(seconds=settings.cooldown_seconds)):
-            ctx.store.put_rule_state(account_name, position.symbol, position.side.value, RULE,
-                                     {"alerted_at": now.isoformat()})
+            await ctx.store.put_rule_state(account_name, position.symbol, position.side.value, RULE,
+                                           {"alerted_at": now.isoformat()})
             await ctx.publish(WatcherAlerted(position=position, mode=mode.value,
                                              loss_pct=settings.loss_pct))
             if mode is WatcherMode.AUTO:

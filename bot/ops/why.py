@@ -51,9 +51,9 @@ class Timelines:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def timeline(self, coin: str, level: int | None = None) -> Timeline:
+    async def timeline(self, coin: str, level: int | None = None) -> Timeline:
         store = self.ctx.store
-        known = store.event_symbols()
+        known = await store.event_symbols()
         symbols = [s for s in known if is_coin(s, coin)]
         if not symbols:
             coins = sorted({coin_of(s) for s in known})
@@ -61,7 +61,7 @@ class Timelines:
                           coins=", ".join(coins[:20]) or "-")
         if level is not None and level < 1:
             raise Refusal("why_bad_level", level=level)
-        events = store.recent_events(LOOKED_AT, symbols=symbols)  # newest first
+        events = await store.recent_events(LOOKED_AT, symbols=symbols)  # newest first
         if level is not None:
             events = [e for e in events if of_level(e, level)]
             if not events:

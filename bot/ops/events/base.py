@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from bot.domain import Position
+from db.aio import AsyncStore
 from db.records import Severity
-from db.repo import Store
 
 log = logging.getLogger("bot.events")
 
@@ -87,7 +87,7 @@ _LEVELS = {Severity.INFO: logging.INFO, Severity.WARNING: logging.WARNING,
 class EventBus:
     """Records every event, logs it in one line, and delivers it to the fronts."""
 
-    store: Store
+    store: AsyncStore
     subscribers: list[Subscriber] = field(default_factory=list)
     # Masks configured secrets in what is recorded: a venue's error text may repeat a key.
     scrub: Callable[[str], str] | None = None
@@ -103,7 +103,7 @@ class EventBus:
         in order."""
         recorded = [(event, self._message(event)) for event in events if event.recorded]
         if recorded:
-            self.store.record_events([
+            await self.store.record_events([
                 {"name": e.name, "message": message, "account": e.account,
                  "symbol": e.symbol, "side": e.side, "severity": e.severity,
                  "data": e.data(), "action_id": e.action_id} for e, message in recorded])
