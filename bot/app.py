@@ -360,7 +360,7 @@ class BotApp:
     async def close(self) -> None:
         for venue in self.venues.values():
             await venue.close()
-        self.db.dispose()
+        await self.db.dispose_on_loop()
         self.lock.release()
 
 

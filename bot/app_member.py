@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.fence import LeaseLost
 from bot.ops.ops import Ops
 from bot.ops.recovery import Stock
-from bot.venues.base import Venue
+from bot.venues.base import Streaming, Venue
 from bot.venues.fenced import FencedVenue
 from db.handoffs import Handoffs
 from db.leases import Leases, fence_writes
@@ -89,6 +89,13 @@ class Member:
 
     async def _lost(self, accounts: list[str]) -> None:
         self._jobs.remove([name for a in accounts for name in self._account_jobs.pop(a, [])])
+        for account in accounts:  # its new holder streams it
+            venue = self.venues[account]
+            if isinstance(venue, Streaming):
+                try:
+                    await venue.unwatch()
+                except Exception:  # a stream that ends badly still ends: it reads only
+                    log.exception("stream_stop_failed account=%s", account)
 
     def _idle(self, account: str) -> bool:
         running = (self._jobs.status(name) for name in self._account_jobs.get(account, []))

@@ -126,7 +126,6 @@ def fence_writes(db: Database, epoch_of: Callable[[str], int | None], leases: Le
     state checks, before it commits, that this member holds that account's lease at the
     epoch it took it with (`epoch_of`; None: not held); else it rolls back on LeaseLost."""
 
-    @event.listens_for(db.sessions, "before_flush")
     def _fenced(session: Session, _context: Any, _instances: Any) -> None:
         accounts = set()
         for row in [*session.new, *session.dirty, *session.deleted]:
@@ -140,3 +139,6 @@ def fence_writes(db: Database, epoch_of: Callable[[str], int | None], leases: Le
             epoch = epoch_of(account)
             if epoch is None or not leases.holds(session, account_lease(account), epoch):
                 raise LeaseLost(account)
+
+    for sessions in db.session_factories:
+        event.listen(sessions, "before_flush", _fenced)

@@ -58,6 +58,10 @@ class ControlStore:
     def db(self) -> Database:
         return self._db
 
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self._clock
+
     def _now(self, now: datetime | None = None) -> datetime:
         return now if now is not None else self._clock()
 

@@ -1,11 +1,13 @@
 """Engine, sessions and migrations for one database URL.
 
-Synchronous, with threads of its own (`Database.thread`) where the running bot's calls go
-(`db.aio.AsyncStore`), so that none of them holds up the event loop.
+Synchronous. The running bot's calls go through `db.aio.AsyncStore`, so that none of them
+holds up the event loop: on SQLite to a thread of the database's own (`Database.thread`),
+on PostgreSQL over psycopg's asyncio connections (`Database.on_loop`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +34,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SCHEMA_HEAD = "0003"
 MIGRATION_LOCK = 0x616E63686F72  # a PostgreSQL advisory lock's key: "anchor"
 BUSY_TIMEOUT_MS = 5000
-POSTGRESQL_THREADS = 4  # within the engine's pool of 5 connections
 
 
 def _json_default(value: Any) -> Any:
@@ -103,17 +104,30 @@ class Database:
         self._readers = sessionmaker(self.engine.execution_options(read_only=True),
                                      expire_on_commit=False)
         self._thread: ThreadPoolExecutor | None = None
+        self.on_loop = None if self.is_sqlite else self._on_loop(echo)
+
+    def _on_loop(self, echo: bool) -> Database:
+        """PostgreSQL: this database as the running bot uses it, through psycopg's asyncio
+        connections. The same sessions, models and listeners, but usable only inside
+        SQLAlchemy's greenlet bridge (`db.aio`), where each round trip to the server is
+        awaited on the event loop."""
+        from sqlalchemy.ext.asyncio import create_async_engine  # (SQLite has no use for it)
+
+        view = copy.copy(self)
+        view.engine = create_async_engine(self.url, echo=echo,
+                                          json_serializer=json_dumps).sync_engine
+        view._sessions = sessionmaker(view.engine, expire_on_commit=False)
+        view._readers = sessionmaker(view.engine.execution_options(read_only=True),
+                                     expire_on_commit=False)
+        view.on_loop = None
+        return view
 
     @property
     def thread(self) -> ThreadPoolExecutor:
-        """Where the running bot's database calls run (made when first asked for): on
-        SQLite one thread — one bot process, one writer, and calls run in the order made;
-        on PostgreSQL a few, so that a call waiting on a row another process holds (a
-        cluster's leases and fences) does not hold up the others."""
+        """SQLite: the one thread the running bot's calls take turns on (one bot process
+        writes the file; calls run in the order made). Made when first asked for."""
         if self._thread is None:
-            self._thread = ThreadPoolExecutor(
-                max_workers=1 if self.is_sqlite else POSTGRESQL_THREADS,
-                thread_name_prefix="database")
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="database")
         return self._thread
 
     @staticmethod
@@ -147,9 +161,10 @@ class Database:
             connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     @property
-    def sessions(self) -> sessionmaker[Session]:
-        """The factory of `session`'s units (for listeners on their writes)."""
-        return self._sessions
+    def session_factories(self) -> list[sessionmaker[Session]]:
+        """The factories of `session`'s units, this one's and `on_loop`'s (for listeners
+        on their writes)."""
+        return [self._sessions, *([self.on_loop._sessions] if self.on_loop else [])]
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -218,8 +233,19 @@ class Database:
             return MigrationContext.configure(connection).get_current_revision()
 
     def dispose(self) -> None:
-        """Close the connections, after the calls already made have run."""
+        """Close the connections, after the calls already made have run (`on_loop`'s:
+        see `dispose_on_loop`; here they are only let go)."""
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._thread = None
+        if self.on_loop is not None:
+            self.on_loop.engine.dispose(close=False)
         self.engine.dispose()
+
+    async def dispose_on_loop(self) -> None:
+        """`dispose`, with `on_loop`'s connections closed as they should be: on the loop."""
+        if self.on_loop is not None:
+            from sqlalchemy.util import greenlet_spawn
+
+            await greenlet_spawn(self.on_loop.engine.dispose)
+        self.dispose()

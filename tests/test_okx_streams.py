@@ -130,6 +130,27 @@ async def test_a_view_that_might_be_stale_is_not_used(tmp_path):
         assert changes  # every push woke the rule loop
 
 
+async def test_an_account_no_longer_watched_stops_streaming_and_reads_rest(tmp_path):
+    """A cluster process that lost an account stops its stream; the new holder streams."""
+    exchange = long_on_main()
+    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
+        venue = OkxVenue("main", base_url=server.base_url, **credentials_of("main"))
+        changes: list[int] = []
+        venue.watch(lambda: changes.append(1))
+        try:
+            await until(lambda: venue._stream is not None and venue._stream.live)
+            await venue.unwatch()
+            heard = len(changes)
+            exchange.set_mark(APT, D("5.1"))
+            [position] = await venue.positions()  # over REST: the stream is gone
+            await asyncio.sleep(0.3)
+        finally:
+            await venue.close()
+
+    assert venue._stream is None and position.mark_price == D("5.1")
+    assert len(changes) == heard, "nothing pushed once it stopped"
+
+
 def _sell(size):
     return OrderRequest(client_id="t1", symbol=APT, side=OrderSide.SELL,
                         position_side=Side.LONG, type=OrderType.MARKET, size=size,

@@ -96,8 +96,9 @@ async def test_a_run_over_many_positions_writes_two_transactions(store, monkeypa
             rig.seed("main", inst.symbol, side, "1", entry=str(rig.exchange.market.mark(
                 inst.symbol)))
     sessions = []
-    real = store._db.session
-    monkeypatch.setattr(store._db, "session", lambda: sessions.append(1) or real())
+    db = store.db.on_loop or store.db  # (PostgreSQL: the running bot's own view of it)
+    real = db.session
+    monkeypatch.setattr(db, "session", lambda: sessions.append(1) or real())
 
     await rig.ops.position_log.run("main")
 

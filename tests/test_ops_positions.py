@@ -208,10 +208,12 @@ async def test_the_overview_reads_every_accounts_ladders_in_one_query(store, mon
                 inst.symbol)))
     reads = []
     for method in ("get_rule_state", "rule_states"):
-        real = getattr(store, method)
-        monkeypatch.setattr(store, method,
-                            lambda *a, real=real, method=method, **k: reads.append(method)
-                            or real(*a, **k))
+        real = getattr(rig.ctx.store, method)
+
+        async def counted(*a, real=real, method=method, **k):
+            reads.append(method)
+            return await real(*a, **k)
+        monkeypatch.setattr(rig.ctx.store, method, counted)
 
     [main, sub1] = await rig.ops.positions.overview()
 

@@ -201,7 +201,11 @@ class Streaming(Protocol):
     def watch(self, changed: Callable[[], None]) -> None:
         """Stream from now on, calling `changed` on every change (a price, a position);
         `positions()` answers from the stream while it is live and reads REST otherwise.
-        Stopped by `close()`."""
+        Stopped by `unwatch()` or `close()`."""
+        ...
+
+    async def unwatch(self) -> None:
+        """Stop streaming; `positions()` reads REST again."""
         ...
 
 

@@ -130,6 +130,13 @@ class CcxtVenue:
                                   venue_rate=self.dialect.venue_profit_rate)
         self._stream.start()
 
+    async def unwatch(self) -> None:
+        """Stop streaming (the account moved to another process of a cluster): REST
+        from now on, until `watch` again."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.close()
+
     def _trading(self, symbol: str, *, order: bool = True) -> None:
         if self._stream is not None:
             self._stream.traded(symbol, order=order)
@@ -396,8 +403,7 @@ class CcxtVenue:
                             leverage_after=real)
 
     async def close(self) -> None:
-        if self._stream is not None:
-            await self._stream.close()
+        await self.unwatch()
         await self.exchange.close()
 
 

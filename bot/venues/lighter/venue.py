@@ -115,6 +115,13 @@ class LighterVenue:
                                          self._auth, changed)
             self._stream.start()
 
+    async def unwatch(self) -> None:
+        """Stop streaming (the account moved to another process of a cluster): REST
+        from now on, until `watch` again."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.close()
+
     def _trading(self, symbol: str) -> None:
         if self._stream is not None:
             self._stream.traded(symbol)
@@ -405,9 +412,7 @@ class LighterVenue:
         return next((p for p in held if p.symbol == symbol and p.side is side), None)
 
     async def close(self) -> None:
-        if self._stream is not None:
-            await self._stream.close()
-            self._stream = None
+        await self.unwatch()
         if self._signer is not None:
             await self._signer.close()
 

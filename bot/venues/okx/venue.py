@@ -92,6 +92,13 @@ class OkxVenue:
                                      changed)
             self._stream.start()
 
+    async def unwatch(self) -> None:
+        """Stop streaming (the account moved to another process of a cluster): REST
+        from now on, until `watch` again."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.close()
+
     def _trading(self, symbol: str) -> None:
         if self._stream is not None:
             self._stream.traded(symbol)
@@ -333,8 +340,7 @@ class OkxVenue:
                             leverage_after=real)
 
     async def close(self) -> None:
-        if self._stream is not None:
-            await self._stream.close()
+        await self.unwatch()
         await self._site.leave()
 
 
