@@ -60,7 +60,8 @@ class Member:
         self.handover = Handover(
             Handoffs(self.db), self.db.url.set(drivername="postgresql").render_as_string(
                 hide_password=False), self.cluster.holds, self.cluster.held_accounts,
-            ops.control.settings_changed)
+            ops.control.settings_changed,
+            lambda account, user: ops.correction.run(account, now=True, requested_by=user))
         return self.handover
 
     async def run(self) -> None:

@@ -66,6 +66,7 @@ def register(app: Application, handover: Handover | None = None) -> None:  # typ
     app.add_handler(TypeHandler(Update, gate.gatekeeper), group=-2)
     if handover is not None:
         app.add_handler(TypeHandler(Update, handover.route), group=-1)
+        app.bot_data[SERVICES_KEY].handover = handover
     # Only a new message is a command (the gate stops the rest first; this holds without it).
     new = filters.UpdateType.MESSAGE
     for name, callback in COMMANDS.items():

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest, TelegramError
@@ -18,6 +19,9 @@ from bot.ops.ops import Ops
 from bot.ops.refusal import Contracts, Refusal, Usdt
 from db.aio import AsyncStore
 from handlers import messages
+
+if TYPE_CHECKING:
+    from handlers.handoff import Handover
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class Services:
     store: AsyncStore
     clock: Callable[[], datetime]
     started_at: datetime  # this process's start: commands written long before it are stale
+    handover: Handover | None = None  # a cluster's: what other processes run
 
     def lang(self) -> str:
         return self.ops.control.language()

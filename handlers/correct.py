@@ -111,7 +111,12 @@ async def run_confirmed(s: Services, message: object, user_id: int, payload: dic
     """[Run now]: each account's correction, now; the details come as alerts."""
     await edit(message, s.text("correct_running"))
     corrected = failed = left = 0
+    handed = []
     for account in payload["accounts"]:
+        if s.handover is not None and not s.handover.holds(account):
+            await s.handover.correct_elsewhere(account, user_id)
+            handed.append(account)
+            continue
         try:
             outcomes = await s.ops.correction.run(account, now=True, requested_by=user_id)
         except Refusal as exc:
@@ -124,4 +129,7 @@ async def run_confirmed(s: Services, message: object, user_id: int, payload: dic
                 corrected += 1
             else:
                 failed += 1
-    await edit(message, s.text("correct_ran", corrected=corrected, failed=failed, left=left))
+    text = s.text("correct_ran", corrected=corrected, failed=failed, left=left)
+    if handed:
+        text += "\n" + s.text("correct_handed", accounts=", ".join(handed))
+    await edit(message, text)

@@ -21,6 +21,7 @@ import psycopg
 from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, ContextTypes
 
+from bot.fence import LeaseLost
 from db.handoffs import CHANNEL, Handoffs
 from db.repo_control import SETTINGS_CHANNEL
 from handlers.buttons import parse_data
@@ -43,11 +44,21 @@ def accounts_in(payload: dict[str, Any]) -> list[str]:
 class Handover:
     def __init__(self, queue: Handoffs, dsn: str, holds: Callable[[str], bool],
                  held: Callable[[], list[str]],
-                 settings_changed: Callable[[], Awaitable[None]]) -> None:
+                 settings_changed: Callable[[], Awaitable[None]],
+                 correct: Callable[[str, int], Awaitable[object]]) -> None:
         """`holds(account)`: this process holds it; `held()`: every account it holds;
-        `settings_changed()`: another process paused, resumed or chose a language."""
+        `settings_changed()`: another process paused, resumed or chose a language;
+        `correct(account, user)`: run an account's correction now, as /correct's
+        [Run now] does."""
         self.queue, self.dsn, self.holds, self.held = queue, dsn, holds, held
-        self.settings_changed = settings_changed
+        self.settings_changed, self.correct = settings_changed, correct
+
+    async def correct_elsewhere(self, account: str, user_id: int) -> None:
+        """/correct's [Run now] over accounts held by several processes: each holder runs
+        its own (the details come as alerts, from there)."""
+        await asyncio.to_thread(self.queue.put, account, {"correct": {
+            "account": account, "user": user_id}})
+        log.info("handoff_correct account=%s", account)
 
     async def route(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Before the handlers (after the gatekeeper): a press for an account held
@@ -59,8 +70,8 @@ class Handover:
         stored = await services(context).store.get_confirmation(parsed[1])
         accounts = accounts_in(stored.payload or {}) if stored is not None else []
         elsewhere = [a for a in accounts if not self.holds(a)]
-        if not elsewhere:
-            return
+        if not elsewhere or len(elsewhere) < len(accounts):
+            return  # all here; or some here, and the handler hands the rest over
         await asyncio.to_thread(self.queue.put, elsewhere[0], update.to_dict())
         log.info("handoff account=%s update=%s", elsewhere[0], update.update_id)
         raise ApplicationHandlerStop
@@ -78,8 +89,7 @@ class Handover:
                     await self.settings_changed()  # what changed while no one listened
                     while True:
                         for payload in await asyncio.to_thread(self.queue.take, self.held()):
-                            update = Update.de_json(payload, application.bot)
-                            application.create_task(application.process_update(update))
+                            application.create_task(self._handle(application, payload))
                         async for note in connection.notifies(timeout=POLL_SECONDS,
                                                               stop_after=1):
                             if note.channel == SETTINGS_CHANNEL:
@@ -87,3 +97,16 @@ class Handover:
             except (psycopg.Error, OSError):
                 log.exception("handoff_listen_failed")
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _handle(self, application: Application,  # type: ignore[type-arg]
+                      payload: dict[str, Any]) -> None:
+        request = payload.get("correct")
+        if request is None:  # a Telegram update, through the handlers
+            await application.process_update(Update.de_json(payload, application.bot))
+            return
+        try:
+            await self.correct(request["account"], request["user"])
+        except LeaseLost:  # moved on again: its holder of the moment looks at it next run
+            log.warning("handoff_correct_lease_lost account=%s", request["account"])
+        except Exception:  # told as alerts where it failed; the process goes on
+            log.exception("handoff_correct_failed account=%s", request["account"])

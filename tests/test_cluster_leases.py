@@ -15,7 +15,9 @@ from bot.domain import Side
 from bot.fence import LeaseLost
 from bot.venues.paper.demo import new_exchange
 from db import Database, Store
+from db.handoffs import Handoffs
 from db.leases import TELEGRAM, Leases, account_lease, fence_writes
+from handlers.handoff import Handover
 from handlers.local_chat import LocalChat
 from tests.botkit import USER, make_config, running
 from tests.fakes.okx_accounts import CREDENTIALS, KEYS
@@ -263,3 +265,26 @@ async def test_a_process_whose_membership_fails_gives_its_leases_up_and_stops_wi
         held = s.execute(text("SELECT name FROM leases WHERE holder IS NOT NULL")).all()
     db.dispose()
     assert held == [], "its leases given up for the others to take at once"
+
+
+async def test_a_correction_handed_over_runs_at_the_holder_of_its_account(databases, url):
+    ran = []
+
+    async def correct(account, user):
+        ran.append((account, user))
+
+    def handover(db, held):
+        return Handover(Handoffs(db), url, held.__contains__, lambda: sorted(held),
+                        settings_changed=_nothing, correct=correct)
+
+    poller, holder = handover(databases(), {"acct01"}), handover(databases(), {"acct02"})
+    await poller.correct_elsewhere("acct02", 1001)
+
+    assert poller.queue.take(["acct01"]) == []  # not the poller's to run
+    [payload] = holder.queue.take(["acct02"])
+    await holder._handle(None, payload)
+    assert ran == [("acct02", 1001)]
+
+
+async def _nothing():
+    return None

@@ -9,7 +9,8 @@ import contextlib
 from decimal import Decimal as D
 
 from bot.domain import OrderSide, Side
-from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, make_config, running
+from handlers.common import SERVICES_KEY
+from tests.botkit import FAST_FOLLOW, PAPER_EMPTY, USER, make_config, running
 
 APT = "APT-USDT-SWAP"
 
@@ -116,3 +117,32 @@ async def test_correct_previews_and_run_now_brings_the_position_to_target(tmp_pa
         [preview] = await chat.ask("/correct sub1")
         assert preview.endswith("APT-USDT-SWAP long: within targets\n\n"
                                 "The next run would do nothing.")
+
+
+class ElsewhereHolds:
+    """A cluster where this process holds only `held`: what it hands over, noted."""
+
+    def __init__(self, held):
+        self.held, self.handed = set(held), []
+
+    def holds(self, account):
+        return account in self.held
+
+    async def correct_elsewhere(self, account, user_id):
+        self.handed.append((account, user_id))
+
+
+async def test_in_a_cluster_run_now_hands_each_account_held_elsewhere_to_its_holder(
+        tmp_path):
+    async with bot(tmp_path) as (app, chat, exchange):
+        cluster = ElsewhereHolds(held={"main"})
+        app.application.bot_data[SERVICES_KEY].handover = cluster
+        await chat.ask("/correct")
+        said = await chat.choose("Run now", timeout=20)
+
+        assert cluster.handed == [("sub1", USER)]
+        assert writes(exchange) == [], "sub1 is corrected where it is held, not here"
+        assert said[-1] == (
+            "Correction ran: 0 corrected, 0 failed, 0 left alone (busy or changed). The "
+            "details come as alerts.\nsub1: held by other processes of the cluster, "
+            "corrected there; their results come as alerts.")
