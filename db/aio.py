@@ -10,7 +10,7 @@ wait would hold up every account's jobs and every chat.
   bridge, over psycopg's asyncio connections (`Database.on_loop`): every round trip is
   awaited on the event loop. Threads were measured and dropped here: with the loop busy
   serving 150 accounts, a thread waited for the interpreter lock after every round trip,
-  and the accounts served fell from 139 to 30 (README, *A cluster*).
+  and the accounts served fell from 139 to 30 (README, *Performance*).
 
 Either way a caller awaits its call, so its calls run in the order it made them (a
 journal step before the next one), and a caller cancelled meanwhile (the bot stopping, a

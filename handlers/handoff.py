@@ -3,7 +3,9 @@ something for an account (Confirm, a side, the watcher's choice) must run in the
 holding that account's lease. The poller hands such an update over through the database
 (db/handoffs.py); the holder, woken by LISTEN/NOTIFY (and looking every `POLL_SECONDS`
 besides, should a notification be lost with a connection), runs it through its own
-handlers exactly as if it had polled it, and answers the chat itself.
+handlers exactly as if it had polled it, and answers the chat itself. A press for
+accounts several processes hold (/correct's [Run now]) runs where one of them is held, and
+each of the others gets a request to correct its own account (`correct_elsewhere`).
 
 Commands are answered where they arrive: they read (any process may read any account),
 and what they would do waits behind a button. The same connection hears of settings
