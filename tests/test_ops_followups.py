@@ -90,6 +90,7 @@ async def test_at_start_a_resting_order_does_not_hold_up_the_report(store):
     rig.ctx.executor.follow = stopped
     with contextlib.suppress(asyncio.CancelledError):
         await rig.ops.closing.close(position, D(100), kind="close", origin="command", plan={})
+    await rest_of_the_stop()
     again = rig.restart()
     stock = again.ops.recovery.take_stock()
 
@@ -131,11 +132,7 @@ async def test_a_batch_close_stopped_after_two_batches_ends_partial_not_done(sto
         position, D(100), kind="close", origin="command", plan={}, chat_id=77, message_id=5))
     with contextlib.suppress(asyncio.CancelledError):
         await closing_task
-    # the rest of the stop, as asyncio.run ends: what still runs is cancelled and ends
-    batches = asyncio.all_tasks() - {asyncio.current_task()}
-    for batch in batches:
-        batch.cancel()
-    await asyncio.wait_for(asyncio.gather(*batches, return_exceptions=True), 10)
+    await rest_of_the_stop()
     [action] = store.recent_actions()
     # (the second batch's "sent" may have been cut short with everything else: "intended"
     # is then what the journal says, and the restart looks its client id up)
@@ -157,6 +154,15 @@ async def test_a_batch_close_stopped_after_two_batches_ends_partial_not_done(sto
     assert (store.action_with_steps(action.id).state.value,
             [s.state.value for s in steps]) == (
         "partial", ["final", "final", "skipped", "skipped", "skipped"])
+
+
+async def rest_of_the_stop():
+    """The rest of a stop, as asyncio.run ends: what still runs (a close's other batches)
+    is cancelled, and ends."""
+    running = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in running:
+        task.cancel()
+    await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), 10)
 
 
 def fills_unreadable(venue, times):
