@@ -6,6 +6,7 @@ twice; a view that might be stale is never used."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal as D
 
 import pytest
@@ -100,52 +101,53 @@ async def test_a_stream_down_falls_back_to_rest_and_back_no_tier_missed_or_twice
         assert state.state["fired"] == 2
 
 
-async def test_a_view_that_might_be_stale_is_not_used(tmp_path):
+@contextlib.asynccontextmanager
+async def main_watched():
+    """main's APT long on the fake OKX server, its venue streaming: (the exchange, the
+    venue, a list growing by one at every change the stream heard)."""
     exchange = long_on_main()
     async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
         venue = OkxVenue("main", base_url=server.base_url, **credentials_of("main"))
         changes: list[int] = []
         venue.watch(lambda: changes.append(1))
-        stream = venue._stream
         try:
-            await until(lambda: stream.live)
-            [live] = await venue.positions()
-            assert (live.size, live.mark_price, live.profit_rate) == (D(100), D(5), D(0))
-            exchange.set_mark(APT, D("5.1"))
-            await until(lambda: stream.positions()[0].mark_price == D("5.1"))
-            assert stream.positions()[0].profit_rate == D(20)  # (5.1 - 5) × 100 / 50
-            stream.traded(APT)  # an order of ours: REST until its position is pushed
-            assert stream.positions() is None
-            exchange.place_order("main", _sell(D(10)))
-            await until(lambda: stream.live)
-            assert stream.positions()[0].size == D(90)
-            stream._marks.clear()  # a held instrument without a mark on this connection
-            assert stream.positions() is None
-            stream._marks[APT] = D("5.1")
-            stream._heard["/ws/v5/public"] -= 60  # silent for a minute
-            assert stream.positions() is None
-            assert [p.size for p in await venue.positions()] == [D(90)]  # read over REST
+            yield exchange, venue, changes
         finally:
             await venue.close()
+
+
+async def test_a_view_that_might_be_stale_is_not_used(tmp_path):
+    async with main_watched() as (exchange, venue, changes):
+        stream = venue._stream
+        await until(lambda: stream.live)
+        [live] = await venue.positions()
+        assert (live.size, live.mark_price, live.profit_rate) == (D(100), D(5), D(0))
+        exchange.set_mark(APT, D("5.1"))
+        await until(lambda: stream.positions()[0].mark_price == D("5.1"))
+        assert stream.positions()[0].profit_rate == D(20)  # (5.1 - 5) × 100 / 50
+        stream.traded(APT)  # an order of ours: REST until its position is pushed
+        assert stream.positions() is None
+        exchange.place_order("main", _sell(D(10)))
+        await until(lambda: stream.live)
+        assert stream.positions()[0].size == D(90)
+        stream._marks.clear()  # a held instrument without a mark on this connection
+        assert stream.positions() is None
+        stream._marks[APT] = D("5.1")
+        stream._heard["/ws/v5/public"] -= 60  # silent for a minute
+        assert stream.positions() is None
+        assert [p.size for p in await venue.positions()] == [D(90)]  # read over REST
         assert changes  # every push woke the rule loop
 
 
 async def test_an_account_no_longer_watched_stops_streaming_and_reads_rest(tmp_path):
     """A cluster process that lost an account stops its stream; the new holder streams."""
-    exchange = long_on_main()
-    async with FakeOkxServer(exchange, KEYS, credentials=CREDENTIALS) as server:
-        venue = OkxVenue("main", base_url=server.base_url, **credentials_of("main"))
-        changes: list[int] = []
-        venue.watch(lambda: changes.append(1))
-        try:
-            await until(lambda: venue._stream is not None and venue._stream.live)
-            await venue.unwatch()
-            heard = len(changes)
-            exchange.set_mark(APT, D("5.1"))
-            [position] = await venue.positions()  # over REST: the stream is gone
-            await asyncio.sleep(0.3)
-        finally:
-            await venue.close()
+    async with main_watched() as (exchange, venue, changes):
+        await until(lambda: venue._stream is not None and venue._stream.live)
+        await venue.unwatch()
+        heard = len(changes)
+        exchange.set_mark(APT, D("5.1"))
+        [position] = await venue.positions()  # over REST: the stream is gone
+        await asyncio.sleep(0.3)
 
     assert venue._stream is None and position.mark_price == D("5.1")
     assert len(changes) == heard, "nothing pushed once it stopped"
