@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,9 +67,13 @@ class SecretScrubber(logging.Filter):
 
 
 def private_folder(path: Path) -> Path:
-    """`path` created (with its parents) or tightened to be the owner's alone (0700)."""
+    """`path` created (with its parents) or tightened to be the owner's alone (0700) —
+    unless it is a folder shared on purpose (sticky, like /tmp) or someone else's: a
+    database file put there is still private by its own mode."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.chmod(0o700)
+    status = path.stat()
+    if not status.st_mode & stat.S_ISVTX and status.st_uid == os.getuid():
+        path.chmod(0o700)
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -54,7 +55,7 @@ def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
     url = {"file": f"sqlite:///{tmp_path}/data/bot.db", "memory": "sqlite://"}.get(
         request.param) or request.getfixturevalue("postgres").new_database(migrated=False)
     db = Database(url)
-    db.migrate()
+    db.upgrade()  # alembic's migrations, whose schema the tests compare with the models
     yield db
     db.dispose()
     if request.param == "postgresql":
@@ -132,6 +133,25 @@ def test_a_database_behind_is_brought_to_head(tmp_path) -> None:
         assert "open_alerts" in inspect(db.engine).get_table_names()
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("fresh", ["file", "postgresql"])
+def test_a_new_database_made_from_the_models_is_the_migrated_one(fresh, tmp_path, request):
+    url = (f"sqlite:///{tmp_path}/bot.db" if fresh == "file"
+           else request.getfixturevalue("postgres").new_database(migrated=False))
+    db = Database(url)
+    try:
+        db.migrate()  # no tables yet: made from the models, stamped at the head
+        assert db.current_revision() == SCHEMA_HEAD
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+        db.upgrade()  # alembic agrees it is at the head: nothing to run
+        assert db.current_revision() == SCHEMA_HEAD
+    finally:
+        db.dispose()
+        if fresh == "postgresql":
+            request.getfixturevalue("postgres").drop(url)
 
 
 def test_migrate_twice_is_a_no_op(database: Database, store: Store) -> None:
@@ -438,3 +458,17 @@ def test_fills_are_recorded_once(store: Store) -> None:
     fills = store.fills_for_order("main", "c1")
     assert [f.fill.trade_id for f in fills] == ["t1", "t2", "t3", "t1"]
     assert fills[0].fill == make_fill("t1")
+
+
+def test_a_database_in_a_shared_folder_leaves_the_folder_alone(tmp_path) -> None:
+    """`sqlite:////tmp/bot.db` must not make /tmp the bot's alone: the file is private."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    db = Database(f"sqlite:///{shared / 'bot.db'}")
+    try:
+        db.migrate()
+    finally:
+        db.dispose()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "bot.db").stat().st_mode) == 0o600
